@@ -1,0 +1,110 @@
+//! Changer-side strategies that wait for walkers directly: the IPI family,
+//! the counter handshake, and the `percpu` flags. (`rcu` is in
+//! [`crate::rcu`].)
+
+use crate::platform::Deadline;
+use crate::sync::Ordering;
+use crate::{counter, Barrier, CpuMask, MmSync, Platform, Registry, SerializeStats, SyncError};
+
+impl<const CPUS: usize, const SLOTS: usize> Registry<CPUS, SLOTS> {
+    /// `ipi`/`ipi-nowait`: IPI the online CPUs of `mm_cpumask` but this one.
+    pub(crate) fn ipi_mm_cpumask<P: Platform>(
+        &self,
+        mm: &MmSync,
+        mm_cpumask: CpuMask,
+        wait: bool,
+        platform: &P,
+    ) -> Result<SerializeStats, SyncError> {
+        let targets = mm_cpumask.and(platform.online_cpus()).without(platform.this_cpu());
+        send_ipis(mm, targets, wait, platform)
+    }
+
+    /// `count` family: fence, read the count; IPI `mm_cpumask` and wait only
+    /// if some walker is counted (Bras v4).
+    #[inline(always)]
+    pub(crate) fn ipi_if_walkers<P: Platform>(
+        &self,
+        mm: &MmSync,
+        mm_cpumask: CpuMask,
+        barrier: Barrier,
+        platform: &P,
+    ) -> Result<SerializeStats, SyncError> {
+        let walkers = counter::observe(mm, platform.online_cpus(), barrier);
+        if walkers == 0 {
+            return Ok(SerializeStats { skipped: true, ..SerializeStats::default() });
+        }
+        let stats = self.ipi_mm_cpumask(mm, mm_cpumask, true, platform)?;
+        Ok(SerializeStats { walkers_seen: walkers, ..stats })
+    }
+
+    /// `count-wait`: fence, then spin until the count is zero.
+    pub(crate) fn wait_walkers_gone<P: Platform>(
+        &self,
+        mm: &MmSync,
+        barrier: Barrier,
+        platform: &P,
+    ) -> Result<SerializeStats, SyncError> {
+        let first = counter::observe(mm, platform.online_cpus(), barrier);
+        let deadline = Deadline::start(platform);
+        let mut walkers = first;
+        let mut spins = 0;
+        while walkers != 0 {
+            if deadline.expired(platform) {
+                return Err(SyncError::WalkersRemain { mm: mm.id(), walkers, spins });
+            }
+            platform.relax();
+            spins += 1;
+            walkers = counter::reload(mm, platform.online_cpus(), barrier);
+        }
+        Ok(SerializeStats { skipped: first == 0, walkers_seen: first, spins, ..SerializeStats::default() })
+    }
+
+    /// `percpu`: `sync`, then IPI (and wait for) every online CPU but this
+    /// one whose flag says it is walking `mm`, in `mm_cpumask` or not.
+    pub(crate) fn ipi_walking_cpus<P: Platform>(
+        &self,
+        mm: &MmSync,
+        platform: &P,
+    ) -> Result<SerializeStats, SyncError> {
+        Barrier::Sync.fence();
+        let me = platform.this_cpu();
+        let targets: CpuMask = self
+            .online(platform)
+            .filter(|&cpu| cpu != me && self.cpus[cpu].walking.load(Ordering::Acquire) == mm.id())
+            .collect();
+        send_ipis(mm, targets, true, platform)
+    }
+
+    /// `percpu` walker entry: flag this CPU as walking `mm`, then `sync`.
+    /// Returns the previous flag (a nested walk restores it at its end).
+    #[inline]
+    pub(crate) fn flag_enter(&self, cpu: usize, mm: &MmSync) -> u32 {
+        let flag = &self.cpus[cpu].walking;
+        let previous = flag.load(Ordering::Relaxed);
+        flag.store(mm.id(), Ordering::Relaxed);
+        Barrier::Sync.fence();
+        previous
+    }
+
+    /// `percpu` walker exit: release-store the previous flag, so the walk's
+    /// table reads are complete before a changer can see it.
+    #[inline]
+    pub(crate) fn flag_exit(&self, cpu: usize, previous: u32) {
+        self.cpus[cpu].walking.store(previous, Ordering::Release);
+    }
+}
+
+/// Sends IPIs to `targets` (none sent, and `skipped`, if it is empty).
+fn send_ipis<P: Platform>(
+    mm: &MmSync,
+    targets: CpuMask,
+    wait: bool,
+    platform: &P,
+) -> Result<SerializeStats, SyncError> {
+    if targets.is_empty() {
+        return Ok(SerializeStats { skipped: true, ..SerializeStats::default() });
+    }
+    let ipi =
+        platform.ipi_and_wait(targets, wait).map_err(|timeout| SyncError::Ipi { mm: mm.id(), timeout })?;
+    Ok(SerializeStats { targets, ipis: ipi.sent, spins: ipi.spins, ..SerializeStats::default() })
+}

@@ -1,0 +1,54 @@
+//! Lockless page-table walkers and how the CPU that changes page tables
+//! serializes against them.
+//!
+//! A *walker* (gup_fast, `find_linux_pte` users, a real-mode KVM or
+//! machine-check handler) reads page tables without locks. A *changer* (THP
+//! split/collapse, munmap) stores a new PMD/PUD/table pointer and must then
+//! make sure no walker still uses what the old entry pointed to before it
+//! frees or reuses it. [`Strategy`] selects how:
+//!
+//! | strategy | walker | changer |
+//! |---|---|---|
+//! | `ipi` | EE=0 | IPI `mm_cpumask`, wait |
+//! | `count` | `count+=1; sync` … `count-=1` (release), EE=0 | `sync`; IPI `mm_cpumask` if count > 0 |
+//! | `count-wait` | as `count` | `sync`; spin until count = 0 |
+//! | `percpu` | `flag=mm; sync` … `flag=0` (release), EE=0 | `sync`; IPI the CPUs flagged with this mm |
+//! | `rcu` | enter read side; `sync` … report quiescent state | wait for / defer past a grace period |
+//! | `none`, `count-lwsync`, `count-nobarrier`, `ipi-nowait` | negative controls | |
+//!
+//! The walker side is [`Registry::begin_walk`] (a [`WalkGuard`]); the changer
+//! side is [`Registry::serialize`] and [`Registry::free_table_when_safe`]
+//! (+ [`Registry::reclaim`] for `rcu`). The machine is abstracted by
+//! [`Platform`] (IPIs, clock), implemented by the kernel and faked by the
+//! tests and the loom model.
+//!
+//! Rust orderings and what they are on Power: `fence(SeqCst)` = `sync`
+//! (hwsync); `fence(Acquire|Release|AcqRel)` = `lwsync`; a release store =
+//! `lwsync; st`; an acquire load = `ld; cmp; bc; isync`. See the README for
+//! the litmus shapes and the loom results.
+//!
+//! Atomics come from the private `sync` module (loom's under `--cfg loom`).
+#![cfg_attr(not(test), no_std)]
+#![deny(clippy::undocumented_unsafe_blocks)]
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod changer;
+mod counter;
+mod cpumask;
+mod error;
+mod mm;
+mod platform;
+mod rcu;
+mod registry;
+mod strategy;
+mod sync;
+mod walk;
+
+pub use cpumask::{CpuMask, Iter as CpuMaskIter, MAX_CPUS};
+pub use error::{FreeOutcome, SerializeStats, SyncError};
+pub use mm::MmSync;
+pub use platform::{IpiStats, IpiTimeout, Platform};
+pub use registry::{Registry, DEFER_SLOTS};
+pub use strategy::{Barrier, Strategy, UnknownStrategy};
+pub use walk::WalkGuard;
