@@ -1,0 +1,157 @@
+#!/usr/bin/env bash
+# qemu-run.sh — build the kernel and run it on QEMU powernv. The exit status
+# is the verdict: 0 only if QEMU powered off cleanly AND the console shows
+# the run's success line (and, with --test, "N passed, 0 failed").
+#
+# With no flags: the main job (boot on -smp 4, short stress of the correct
+# strategies, print the report). See --help.
+set -uo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+cd "$here"
+
+usage() {
+  cat <<'USAGE'
+usage: ./qemu-run.sh [options]
+  --smp SPEC          QEMU -smp value (default 4), e.g. 8,cores=2,threads=4
+  --machine M         powernv9 (default) or powernv10
+  --mem SIZE          guest RAM (default 2G)
+  --test              run the in-kernel test suite (ends with "N passed, N failed")
+  --stress            run the stress workload (see --strategy, --duration)
+  --strategy S        walker serialization strategy(ies) for --stress, comma separated
+  --duration SECS     stress duration per strategy
+  --bench             run the benchmark matrix (with --quick: one iteration)
+  --quick             shorter benchmark
+  --append "ARGS"     extra kernel bootargs (e.g. "mmu.flush=ipi walk.delay_ns=2000")
+  --timeout SECS      kill QEMU after SECS (default 300; a timeout is a failure)
+  --gdb               start QEMU halted with a gdb stub on :1234 and print how to attach
+  --release           build the kernel with optimizations
+  --log FILE          write the full console log to FILE (default results/last-run.log)
+  --verbose           also show skiboot's own log lines
+  --expect-fail REGEX succeed only if the run FAILS and its output matches REGEX
+                      (used by test.sh to prove failure paths)
+  -h, --help          this text
+USAGE
+}
+
+smp="4"; machine="powernv9"; mem="2G"; mode="main"; append=""; timeout_s=300
+gdb=0; profile="debug"; log="results/last-run.log"; verbose=0; expect_fail=""
+strategy=""; duration=""; quick=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --smp) smp="$2"; shift 2 ;;
+    --machine) machine="$2"; shift 2 ;;
+    --mem) mem="$2"; shift 2 ;;
+    --test) mode="test"; shift ;;
+    --stress) mode="stress"; shift ;;
+    --bench) mode="bench"; shift ;;
+    --quick) quick=1; shift ;;
+    --strategy) strategy="$2"; shift 2 ;;
+    --duration) duration="$2"; shift 2 ;;
+    --append) append="$append $2"; shift 2 ;;
+    --timeout) timeout_s="$2"; shift 2 ;;
+    --gdb) gdb=1; shift ;;
+    --release) profile="release"; shift ;;
+    --log) log="$2"; shift 2 ;;
+    --verbose) verbose=1; shift ;;
+    --expect-fail) expect_fail="$2"; shift 2 ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "qemu-run: unknown option '$1'" >&2; usage >&2; exit 2 ;;
+  esac
+done
+
+case "$machine" in
+  powernv9) cpu="power9" ;;
+  powernv10) cpu="power10" ;;
+  *) echo "qemu-run: --machine must be powernv9 or powernv10, not '$machine'" >&2; exit 2 ;;
+esac
+case "$timeout_s" in ''|*[!0-9]*) echo "qemu-run: --timeout needs whole seconds, not '$timeout_s'" >&2; exit 2 ;; esac
+
+# Tools: install them if missing (idempotent).
+if ! [ -x /usr/bin/cargo ] || ! command -v qemu-system-ppc64 >/dev/null || ! command -v powerpc64le-linux-gnu-ld >/dev/null; then
+  echo "qemu-run: toolchain missing; running scripts/setup.sh" >&2
+  bash "$here/scripts/setup.sh" || { echo "qemu-run: setup failed" >&2; exit 1; }
+fi
+
+"$here/scripts/build-kernel.sh" "$profile" >&2 || { echo "qemu-run: kernel build failed" >&2; exit 1; }
+kernel="$here/target/powerpc64le-none/$profile/kernel"
+
+# An explicit run= in --append wins over the mode flags.
+case " $append " in *" run="*) bootargs="" ;; *) bootargs="run=$mode" ;; esac
+[ -n "$strategy" ] && bootargs="$bootargs walk.strategy=$strategy"
+[ -n "$duration" ] && bootargs="$bootargs stress.duration_s=$duration"
+[ "$quick" = 1 ] && bootargs="$bootargs bench.quick"
+bootargs="$bootargs$append"
+bootargs="${bootargs# }"
+
+mkdir -p "$(dirname "$log")"
+qemu=(qemu-system-ppc64 -M "$machine" -cpu "$cpu" -m "$mem" -smp "$smp"
+      -nographic -kernel "$kernel" -append "$bootargs"
+      -action panic=exit-failure -no-reboot)
+if [ "$gdb" = 1 ]; then
+  qemu+=(-s -S)
+  cat >&2 <<GDB
+qemu-run: QEMU is halted with a gdb stub on localhost:1234. Attach with:
+  gdb-multiarch $kernel -ex 'set endian little' -ex 'target remote :1234'
+  (skiboot loads the image at 0x20010000 and it relocates itself to
+   0xc000000020010000; for source-level symbols there use:
+   add-symbol-file $kernel -o 0x20010000)
+GDB
+  timeout_s=0
+fi
+
+echo "qemu-run: ${qemu[*]}" >&2
+echo "qemu-run: log -> $log (timeout ${timeout_s}s)" >&2
+
+filter() {
+  if [ "$verbose" = 1 ]; then cat; else grep --line-buffered -v -E '^\[ *[0-9]+\.[0-9]+,[0-9]\] '; fi
+}
+
+start=$(date +%s.%N)
+if [ "$timeout_s" -gt 0 ]; then
+  timeout --foreground -k 5 "$timeout_s" "${qemu[@]}" </dev/null 2>&1 | tr -d '\r' | tee "$log" | filter
+  rc=${PIPESTATUS[0]}
+else
+  "${qemu[@]}" 2>&1 | tr -d '\r' | tee "$log" | filter
+  rc=${PIPESTATUS[0]}
+fi
+elapsed=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+
+verdict_ok=1
+why=""
+if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+  verdict_ok=0; why="timed out after ${timeout_s}s waiting for the run to finish"
+elif [ "$rc" != 0 ]; then
+  verdict_ok=0; why="QEMU exited with status $rc"
+fi
+if grep -q '^FATAL:' "$log"; then
+  verdict_ok=0; why="${why:+$why; }$(grep -m1 '^FATAL:' "$log")"
+fi
+if ! grep -q '^RESULT: ok' "$log"; then
+  verdict_ok=0; why="${why:+$why; }no 'RESULT: ok' line"
+fi
+if [ "$mode" = test ]; then
+  if ! grep -qE '^[0-9]+ passed, 0 failed$' "$log"; then
+    verdict_ok=0
+    summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -1)
+    why="${why:+$why; }${summary:-missing summary line}"
+  fi
+fi
+
+if [ -n "$expect_fail" ]; then
+  if [ "$verdict_ok" = 1 ]; then
+    echo "qemu-run: EXPECTED FAILURE did not happen (run passed)" >&2; exit 1
+  fi
+  if grep -qE "$expect_fail" "$log"; then
+    echo "qemu-run: failed as expected ($why) [${elapsed}s]" >&2; exit 0
+  fi
+  echo "qemu-run: failed, but output does not match /$expect_fail/ ($why)" >&2; exit 1
+fi
+
+if [ "$verdict_ok" = 1 ]; then
+  echo "qemu-run: PASS [${elapsed}s]" >&2
+  exit 0
+fi
+echo "qemu-run: FAIL: $why [${elapsed}s]" >&2
+[ "$rc" != 0 ] && exit "$rc"
+exit 1

@@ -1,0 +1,90 @@
+//! Injected failures (`ktest.inject=`): each must make the run fail with a
+//! message naming its cause. The host test command checks all of them.
+
+use walkproto::CpuMask;
+
+use super::{Outcome, Scope, Test};
+use crate::{arch, fail, percpu, smp, time};
+
+static FAIL: Test = Test { name: "inject_fail", scope: Scope::Boot, timeout_ms: 1000, run: inject_fail };
+static HANG: Test = Test { name: "inject_hang", scope: Scope::Boot, timeout_ms: 1000, run: inject_hang };
+static EXCEPTION: Test =
+    Test { name: "inject_exception", scope: Scope::Boot, timeout_ms: 1000, run: inject_exception };
+static IPI_TIMEOUT: Test =
+    Test { name: "inject_ipi_timeout", scope: Scope::Boot, timeout_ms: 30000, run: inject_ipi_timeout };
+static STALL: Test = Test { name: "inject_stall", scope: Scope::Boot, timeout_ms: 60000, run: inject_stall };
+
+/// The test that injects `what`, if any.
+pub fn test_for(what: &str) -> Option<&'static Test> {
+    match what {
+        "fail" => Some(&FAIL),
+        "hang" => Some(&HANG),
+        "exception" => Some(&EXCEPTION),
+        "ipi-timeout" => Some(&IPI_TIMEOUT),
+        "stall" => Some(&STALL),
+        _ => None,
+    }
+}
+
+fn inject_fail(_: usize) -> Outcome {
+    Err(fail!("injected failure (ktest.inject=fail)"))
+}
+
+fn inject_hang(_: usize) -> Outcome {
+    // EE stays on: the decrementer-driven test deadline must catch this.
+    loop {
+        arch::cpu_relax();
+    }
+}
+
+fn inject_exception(_: usize) -> Outcome {
+    // An all-zero word is not a valid instruction: hypervisor emulation
+    // assistance interrupt (0xe40), which must be reported and fail the run.
+    // SAFETY: deliberately raises an exception; the handler never returns here.
+    unsafe { core::arch::asm!(".long 0", options(nostack)) };
+    Err(fail!("illegal instruction did not trap"))
+}
+
+fn inject_ipi_timeout(_: usize) -> Outcome {
+    let me = percpu::cpu_id();
+    let Some(target) = smp::online_mask().iter().find(|&c| c != me) else {
+        return Err(fail!("ktest.inject=ipi-timeout needs at least 2 CPUs"));
+    };
+    let mut mask = CpuMask::new();
+    mask.set(target);
+    let hold = time::ms(crate::config::get().u64("ipi.timeout_ms", 5000) + 2000);
+    let job = |cpu: usize| {
+        if cpu == target {
+            let was = arch::irq_save();
+            time::delay_tb(hold);
+            arch::irq_restore(was);
+        }
+    };
+    let mut res = Ok(());
+    smp::run_on_then(mask, hold + time::secs(30), "ee-off hold", &job, || {
+        time::delay_tb(time::ms(10));
+        res = smp::call_many(mask, smp::ipi_nop, 0, true, "inject_ipi_timeout").map(|_| ());
+    });
+    res.map_err(|e| fail!("{e}"))
+}
+
+fn inject_stall(_: usize) -> Outcome {
+    let me = percpu::cpu_id();
+    let Some(target) = smp::online_mask().iter().find(|&c| c != me) else {
+        return Err(fail!("ktest.inject=stall needs at least 2 CPUs"));
+    };
+    let mut mask = CpuMask::new();
+    mask.set(target);
+    // The target spins forever with EE=0 and no progress marks: the
+    // watchdog (on another CPU) must report it.
+    let job = |cpu: usize| {
+        if cpu == target {
+            arch::irq_save();
+            loop {
+                arch::cpu_relax();
+            }
+        }
+    };
+    smp::run_on(mask, time::secs(55), "inject_stall", &job);
+    Err(fail!("stalled cpu {target} was not caught by the watchdog"))
+}

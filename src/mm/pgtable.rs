@@ -1,0 +1,135 @@
+//! Page-table memory: allocation of radix tables, big-endian entry access,
+//! and poisoned quarantine of freed tables.
+//!
+//! Table sizes for the 64K geometry: PGD 64 KB, PUD/PMD 4 KB, PTE 256 B.
+//! Tables come from 64 KB frames, sub-allocated per size class. A freed table
+//! is filled with [`POISON`] and kept in a FIFO quarantine before reuse, so a
+//! walker that reads it late sees the poison (and the MMU faults on it: the
+//! poison has the VALID bit clear) instead of somebody else's new entries.
+
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use alloc::collections::VecDeque;
+use alloc::vec::Vec;
+use radix::{Geometry, Level};
+use spin::Mutex;
+
+use super::{frames, phys_to_virt};
+use crate::exit;
+
+/// The geometry the kernel uses everywhere.
+pub const GEOM: Geometry = Geometry::RADIX_64K;
+
+/// What a freed table is filled with (logical value; VALID clear, so
+/// hardware treats it as invalid, and distinctive for software walkers).
+pub const POISON: u64 = 0x5a5a_dead_f00d_5a5a;
+
+/// Tables kept poisoned before reuse, per size class.
+const QUARANTINE: usize = 512;
+
+/// Size classes: 256 B (PTE), 4 KB (PUD/PMD), 64 KB (PGD).
+const CLASSES: [u64; 3] = [256, 4096, 65536];
+
+struct Pool {
+    free: [Vec<u64>; 3],
+    quarantine: [VecDeque<u64>; 3],
+    allocated: [u64; 3],
+    freed: [u64; 3],
+}
+
+static POOL: Mutex<Pool> = Mutex::new(Pool {
+    free: [Vec::new(), Vec::new(), Vec::new()],
+    quarantine: [VecDeque::new(), VecDeque::new(), VecDeque::new()],
+    allocated: [0; 3],
+    freed: [0; 3],
+});
+
+fn class(bytes: u64) -> usize {
+    CLASSES.iter().position(|&c| c == bytes).unwrap_or_else(|| panic!("no table class of {bytes} bytes"))
+}
+
+/// Bytes of a table at `level`.
+pub const fn level_bytes(level: Level) -> u64 {
+    GEOM.table_bytes(level)
+}
+
+/// Allocates a zeroed table of `bytes` (aligned to its size); returns its
+/// physical address.
+pub fn alloc_table(bytes: u64) -> u64 {
+    let c = class(bytes);
+    let mut pool = POOL.lock();
+    if pool.free[c].is_empty() {
+        let pa = frames::alloc_phys(1, 1)
+            .unwrap_or_else(|e| exit::fail(format_args!("page-table allocation: {e}")));
+        let n = frames::FRAME / bytes;
+        for i in (0..n).rev() {
+            pool.free[c].push(pa + i * bytes);
+        }
+    }
+    let pa = pool.free[c].pop().expect("refilled above");
+    pool.allocated[c] += 1;
+    drop(pool);
+    // SAFETY: `pa` is a table-sized, table-aligned block owned by the pool
+    // and handed out to no one else; the linear map covers it.
+    unsafe { core::ptr::write_bytes(phys_to_virt(pa) as *mut u8, 0, bytes as usize) };
+    pa
+}
+
+/// Poisons a table and puts it in quarantine. The caller must have made sure
+/// that no walker can still reach it (that is exactly what the strategies
+/// under test do, or fail to do).
+pub fn free_table(pa: u64, bytes: u64) {
+    let c = class(bytes);
+    for i in 0..bytes / 8 {
+        entry_at(pa, i as usize).store(POISON.to_be(), Ordering::Relaxed);
+    }
+    let mut pool = POOL.lock();
+    pool.freed[c] += 1;
+    pool.quarantine[c].push_back(pa);
+    if pool.quarantine[c].len() > QUARANTINE {
+        let old = pool.quarantine[c].pop_front().expect("non-empty");
+        pool.free[c].push(old);
+    }
+}
+
+/// (allocated, freed) tables per size class [256 B, 4 KB, 64 KB].
+pub fn stats() -> ([u64; 3], [u64; 3]) {
+    let p = POOL.lock();
+    (p.allocated, p.freed)
+}
+
+/// The atomic doubleword of entry `idx` in the table at physical `table_pa`
+/// (through the linear map; the raw value is big-endian).
+#[inline(always)]
+pub fn entry_at(table_pa: u64, idx: usize) -> &'static AtomicU64 {
+    let va = phys_to_virt(table_pa) + idx as u64 * 8;
+    // SAFETY: `table_pa` is a table from this pool (or the partition/process
+    // table), mapped by the linear map and aligned to 8; entries are only ever
+    // accessed atomically.
+    unsafe { &*(va as *const AtomicU64) }
+}
+
+/// Reads an entry (logical value).
+#[inline(always)]
+pub fn read(table_pa: u64, idx: usize) -> u64 {
+    u64::from_be(entry_at(table_pa, idx).load(Ordering::Relaxed))
+}
+
+/// Writes an entry (logical value) with a plain store, like Linux's
+/// `set_pmd`/`pmd_clear`. Ordering is the caller's job: a barrier before
+/// publishing a new table, `ptesync` before relying on the MMU seeing it.
+#[inline(always)]
+pub fn write(table_pa: u64, idx: usize, value: u64) {
+    entry_at(table_pa, idx).store(value.to_be(), Ordering::Relaxed);
+}
+
+/// Atomically replaces an entry, returning the old logical value.
+#[inline(always)]
+pub fn exchange(table_pa: u64, idx: usize, value: u64) -> u64 {
+    u64::from_be(entry_at(table_pa, idx).swap(value.to_be(), Ordering::AcqRel))
+}
+
+/// True if any entry of the table holds the poison pattern.
+pub fn is_poisoned(table_pa: u64, bytes: u64) -> bool {
+    (0..bytes / 8).any(|i| read(table_pa, i as usize) == POISON)
+}

@@ -1,0 +1,361 @@
+//! Test address spaces for the walker races.
+//!
+//! An [`Arena`] is a run of *slots* in one mm. Each slot is a huge leaf
+//! (2 MB at PMD level for the THP arena, 1 GB at PUD level for the PUD
+//! arena) that changers split into a table of smaller leaves, collapse back,
+//! zap, and repopulate. Behind the leaves are [`Folio`]s, a minimal
+//! `struct page`: a refcount (0 = free), a generation, and data words that
+//! hold a pattern naming the folio while it is in use and [`POISON_DATA`]
+//! once it is freed.
+
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering::*};
+
+use radix::{Level, PageSize, Pte, PteFlags};
+use spin::Mutex;
+
+use crate::mm::space::{self, Mm};
+use crate::mm::{frames, phys_to_virt};
+use crate::{exit, time};
+
+/// Pattern tag in folio data words.
+const DATA_MAGIC: u64 = 0xda7a;
+/// What a freed folio's data words hold.
+pub const POISON_DATA: u64 = 0xf4ee_f4ee_f4ee_f4ee;
+/// A freed folio is not reused for this long, so late readers see poison.
+const FOLIO_QUARANTINE_TB: u64 = time::ms(20);
+
+/// Flags of every leaf the arenas install (R and C preset: neither QEMU nor
+/// POWER9 sets them in hardware).
+pub const LEAF_FLAGS: PteFlags = PteFlags::KERNEL_RW;
+
+/// Geometry of an arena's slots.
+#[derive(Clone, Copy, Debug)]
+pub struct Shape {
+    /// Level of the huge leaf (and of the slot's entry).
+    pub level: Level,
+    /// Huge leaf size.
+    pub huge: PageSize,
+    /// Leaf size after a split.
+    pub sub: PageSize,
+    /// Leaves in a split table.
+    pub subs: usize,
+    /// Bytes of a split table.
+    pub table_bytes: u64,
+    /// NLS of a split table.
+    pub nls: u32,
+}
+
+/// 2 MB THPs split into 32 × 64 KB PTEs.
+pub const THP: Shape = Shape {
+    level: Level::Pmd,
+    huge: PageSize::Size2M,
+    sub: PageSize::Size64K,
+    subs: 32,
+    table_bytes: 256,
+    nls: 5,
+};
+
+/// 1 GB PUD leaves split into 512 × 2 MB PMD leaves.
+pub const PUD: Shape = Shape {
+    level: Level::Pud,
+    huge: PageSize::Size1G,
+    sub: PageSize::Size2M,
+    subs: 512,
+    table_bytes: 4096,
+    nls: 9,
+};
+
+/// A huge page's bookkeeping.
+pub struct Folio {
+    /// Physical base of the huge page.
+    pub pa: u64,
+    /// Offsets (from `pa`) of the data words we own and check.
+    checked: Vec<u64>,
+    /// References: the mapping holds one while mapped; 0 = free.
+    pub refcount: AtomicU32,
+    /// Bumped on every allocation.
+    pub gen: AtomicU32,
+    /// Timebase when freed (0 while in use).
+    freed_tb: AtomicU64,
+}
+
+impl Folio {
+    fn pattern(&self, idx: usize) -> u64 {
+        DATA_MAGIC << 48 | (idx as u64) << 24 | (self.gen.load(Relaxed) as u64 & 0xff_ffff)
+    }
+
+    /// `page_ref_add_unless(page, 1, 0)`: a reference unless the folio is free.
+    pub fn try_get(&self) -> bool {
+        let mut c = self.refcount.load(Relaxed);
+        loop {
+            if c == 0 {
+                return false;
+            }
+            match self.refcount.compare_exchange_weak(c, c + 1, Acquire, Relaxed) {
+                Ok(_) => return true,
+                Err(now) => c = now,
+            }
+        }
+    }
+
+    /// Offset of a checked data word inside sub-page `sub` of `shape`, if any.
+    pub fn checked_in_sub(&self, shape: &Shape, sub: usize) -> Option<u64> {
+        let lo = sub as u64 * shape.sub.bytes();
+        let hi = lo + shape.sub.bytes();
+        self.checked.iter().copied().find(|&o| o >= lo && o < hi)
+    }
+
+    /// Any checked offset (for huge-leaf checks).
+    pub fn first_checked(&self) -> u64 {
+        self.checked[0]
+    }
+}
+
+/// Slot states.
+pub const EMPTY: u8 = 0;
+pub const HUGE: u8 = 1;
+pub const SPLIT: u8 = 2;
+/// An empty page-table page is linked (a fault allocated it; nothing mapped).
+pub const TABLE: u8 = 3;
+
+/// One huge-page-sized piece of the address space.
+pub struct Slot {
+    /// Virtual address (quadrant 0).
+    pub va: u64,
+    /// Physical address of the table holding this slot's entry, and the index.
+    pub table: u64,
+    pub index: usize,
+    /// Changers of this slot serialize here (the PMD/PUD lock).
+    pub lock: Mutex<()>,
+    /// EMPTY, HUGE or SPLIT (changed under `lock`).
+    pub state: AtomicU8,
+    /// Folio index + 1 (0 = none).
+    pub folio: AtomicU32,
+}
+
+/// A run of slots of one shape in `mm`.
+pub struct Arena {
+    pub name: &'static str,
+    pub mm: &'static Mm,
+    pub shape: Shape,
+    pub slots: Vec<Slot>,
+    pub folios: Vec<Folio>,
+    /// Frames to return at teardown: (physical address, count).
+    owned: Vec<(u64, u64)>,
+}
+
+/// VA bases of the arenas (quadrant 0, distinct PGD entries).
+pub const THP_BASE: u64 = 0x0000_0100_0000_0000;
+pub const PUD_BASE: u64 = 0x0000_0200_0000_0000;
+
+impl Arena {
+    /// A THP arena of `n` slots, each populated with a fresh 2 MB folio.
+    pub fn new_thp(mm: &'static Mm, n: usize) -> Arena {
+        let nfolios = 2 * n + 4;
+        let frames_per = THP.huge.bytes() / frames::FRAME;
+        let pool = frames::alloc_phys(nfolios as u64 * frames_per, frames_per)
+            .unwrap_or_else(|e| exit::fail(format_args!("THP arena of {n} slots: {e}")));
+        let folios = (0..nfolios)
+            .map(|i| {
+                let pa = pool + i as u64 * THP.huge.bytes();
+                new_folio(pa, (0..THP.subs as u64).map(|s| s * THP.sub.bytes()).collect())
+            })
+            .collect();
+        Self::build("thp", mm, THP, THP_BASE, n, folios, alloc::vec![(pool, nfolios as u64 * frames_per)])
+    }
+
+    /// A PUD arena: one slot, and one folio per whole 1 GB block of RAM; of
+    /// each block we own (and check) one frame, the rest is mapped but never
+    /// touched.
+    pub fn new_pud(mm: &'static Mm) -> Option<Arena> {
+        let gb = PUD.huge.bytes();
+        let mut blocks = Vec::new();
+        for (start, end) in frames::ram_ranges() {
+            let mut block = start.next_multiple_of(gb);
+            while block + gb <= end {
+                blocks.push(block);
+                block += gb;
+            }
+        }
+        // The checked word sits at the same offset in every block, so any
+        // translation of that address — current or stale — lands on a word
+        // some PUD folio owns (and poisons when freed).
+        let mut off = gb - frames::FRAME;
+        let claimed = loop {
+            let got: Vec<u64> =
+                blocks.iter().filter_map(|&b| frames::claim_in(b + off, b + off + frames::FRAME)).collect();
+            if got.len() == blocks.len() {
+                break got;
+            }
+            for pa in got {
+                frames::free_phys(pa, 1);
+            }
+            if off < 64 * frames::FRAME {
+                return None;
+            }
+            off -= frames::FRAME;
+        };
+        if claimed.is_empty() {
+            return None;
+        }
+        let folios = blocks.iter().map(|&b| new_folio(b, alloc::vec![off])).collect();
+        let owned = claimed.iter().map(|&pa| (pa, 1)).collect();
+        Some(Self::build("pud", mm, PUD, PUD_BASE, 1, folios, owned))
+    }
+
+    fn build(
+        name: &'static str,
+        mm: &'static Mm,
+        shape: Shape,
+        base: u64,
+        n: usize,
+        folios: Vec<Folio>,
+        owned: Vec<(u64, u64)>,
+    ) -> Arena {
+        let slots = (0..n)
+            .map(|i| {
+                let va = base + i as u64 * shape.huge.bytes();
+                let (table, index) = space::slot_alloc(mm.root, va, shape.level)
+                    .unwrap_or_else(|e| exit::fail(format_args!("arena slot at {va:#x}: {e}")));
+                Slot {
+                    va,
+                    table,
+                    index,
+                    lock: Mutex::new(()),
+                    state: AtomicU8::new(EMPTY),
+                    folio: AtomicU32::new(0),
+                }
+            })
+            .collect();
+        let arena = Arena { name, mm, shape, slots, folios, owned };
+        for slot in &arena.slots {
+            let _g = slot.lock.lock();
+            arena.populate_locked(slot);
+        }
+        arena
+    }
+
+    /// Unmaps every slot and frees split tables and folio frames. Only when
+    /// no CPU walks the arena any more; the caller flushes the mm and frees
+    /// its directories afterwards (`Mm::destroy`).
+    pub fn teardown(self) {
+        for slot in &self.slots {
+            let e = crate::mm::pgtable::exchange(slot.table, slot.index, 0);
+            if let radix::EntryView::Table(p) = radix::EntryView::of(e) {
+                crate::mm::pgtable::free_table(p.next_table_pa(), self.shape.table_bytes);
+            }
+        }
+        self.mm.flush_all();
+        for &(pa, n) in &self.owned {
+            frames::free_phys(pa, n);
+        }
+    }
+
+    /// Index of the folio whose huge page contains `pa`.
+    pub fn folio_of(&self, pa: u64) -> Option<usize> {
+        let size = self.shape.huge.bytes();
+        self.folios.iter().position(|f| pa >= f.pa && pa < f.pa + size)
+    }
+
+    /// The pattern folio `idx`'s data words hold while in use.
+    pub fn pattern(&self, idx: usize) -> u64 {
+        self.folios[idx].pattern(idx)
+    }
+
+    /// Takes a free folio out of quarantine, writes its pattern, refcount 1.
+    pub fn alloc_folio(&self) -> Option<usize> {
+        let now = time::now();
+        for (i, f) in self.folios.iter().enumerate() {
+            let freed = f.freed_tb.load(Acquire);
+            if freed != 0
+                && now.wrapping_sub(freed) > FOLIO_QUARANTINE_TB
+                && f.freed_tb.compare_exchange(freed, 0, AcqRel, Relaxed).is_ok()
+            {
+                f.gen.fetch_add(1, Relaxed);
+                let pat = f.pattern(i);
+                for &off in &f.checked {
+                    write_data(f.pa + off, pat);
+                }
+                f.refcount.store(1, Release);
+                return Some(i);
+            }
+        }
+        None
+    }
+
+    /// Drops a reference; the last one frees the folio (poisons its data).
+    pub fn put_folio(&self, idx: usize) {
+        let f = &self.folios[idx];
+        let old = f.refcount.fetch_sub(1, Release);
+        if old == 1 {
+            core::sync::atomic::fence(Acquire);
+            for &off in &f.checked {
+                write_data(f.pa + off, POISON_DATA);
+            }
+            f.freed_tb.store(time::now().max(1), Release);
+        } else if old == 0 {
+            exit::fail(format_args!("{} folio {idx}: reference dropped below zero", self.name));
+        }
+    }
+
+    /// Installs a fresh huge leaf in an EMPTY slot (caller holds the lock).
+    pub fn populate_locked(&self, slot: &Slot) -> bool {
+        let Some(idx) = self.alloc_folio() else { return false };
+        let pte = Pte::leaf(self.folios[idx].pa, self.shape.huge, LEAF_FLAGS)
+            .unwrap_or_else(|e| exit::fail(format_args!("huge leaf: {e:?}")));
+        slot.folio.store(idx as u32 + 1, Relaxed);
+        // The folio's data (and its refcount) before the leaf that maps it.
+        crate::arch::lwsync();
+        crate::mm::pgtable::write(slot.table, slot.index, pte.raw());
+        crate::arch::ptesync();
+        slot.state.store(HUGE, Release);
+        true
+    }
+
+    /// The folio mapped by a slot, if any.
+    pub fn slot_folio(&self, slot: &Slot) -> Option<usize> {
+        match slot.folio.load(Relaxed) {
+            0 => None,
+            n => Some(n as usize - 1),
+        }
+    }
+}
+
+fn new_folio(pa: u64, checked: Vec<u64>) -> Folio {
+    let f = Folio {
+        pa,
+        checked,
+        refcount: AtomicU32::new(0),
+        gen: AtomicU32::new(0),
+        freed_tb: AtomicU64::new(1),
+    };
+    for &off in &f.checked {
+        write_data(pa + off, POISON_DATA);
+    }
+    f
+}
+
+/// Writes a folio data word through the linear map.
+fn write_data(pa: u64, v: u64) {
+    // SAFETY: `pa` is a data word of a folio frame this arena owns.
+    unsafe { core::ptr::write_volatile(phys_to_virt(pa) as *mut u64, v) };
+}
+
+/// Reads a folio data word by physical address: through the linear map, or
+/// directly when `real` (the caller runs with translation off).
+#[inline(always)]
+pub fn read_data(pa: u64, real: bool) -> u64 {
+    let a = if real { pa } else { phys_to_virt(pa) };
+    // SAFETY: `pa` is a data word of an arena folio (RAM we own).
+    unsafe { core::ptr::read_volatile(a as *const u64) }
+}
+
+/// Decodes a data word: Some((folio index, generation)) for a live pattern.
+pub fn decode_data(v: u64) -> Option<(usize, u32)> {
+    if v >> 48 == DATA_MAGIC {
+        Some((((v >> 24) & 0xff_ffff) as usize, (v & 0xff_ffff) as u32))
+    } else {
+        None
+    }
+}

@@ -1,0 +1,212 @@
+//! The violation detector's records: every check in the walkers that fails
+//! lands here with CPU, strategy, walker kind, address and the entries seen.
+//! Recording is lock-free (walkers run with EE=0, in real mode, and inside
+//! interrupt handlers); the first few records are kept for the report.
+
+use core::fmt;
+use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering::*};
+
+use crate::{percpu, time};
+
+/// What a walker saw that must not happen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum What {
+    /// Read an entry of a page-table page that was freed (poisoned).
+    PoisonedTable = 1,
+    /// A huge leaf the walker pointed at became a table pointer (a split
+    /// completed) while the walker still used the pointer.
+    SplitUnderWalker = 2,
+    /// A leaf pointed outside every folio (torn or garbage entry).
+    TornEntry = 3,
+    /// A reference was taken on a folio that was already free (frozen).
+    RefOnFreedPage = 4,
+    /// Data of a folio we hold a reference on (or just translated to) was
+    /// poisoned or belonged to another incarnation.
+    FreedPageData = 5,
+    /// The MMU translated through an entry whose flush had completed: a
+    /// hardware access returned a freed page's poison.
+    StaleTlbAccess = 6,
+}
+
+impl What {
+    fn from_u8(v: u8) -> Option<What> {
+        Some(match v {
+            1 => What::PoisonedTable,
+            2 => What::SplitUnderWalker,
+            3 => What::TornEntry,
+            4 => What::RefOnFreedPage,
+            5 => What::FreedPageData,
+            6 => What::StaleTlbAccess,
+            _ => return None,
+        })
+    }
+
+    /// Short name for reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            What::PoisonedTable => "poisoned-table-read",
+            What::SplitUnderWalker => "split-under-walker",
+            What::TornEntry => "torn-entry",
+            What::RefOnFreedPage => "ref-on-freed-page",
+            What::FreedPageData => "freed-page-data",
+            What::StaleTlbAccess => "stale-tlb-access",
+        }
+    }
+}
+
+/// One recorded violation.
+#[derive(Clone, Copy, Debug)]
+pub struct Violation {
+    pub what: What,
+    pub cpu: u32,
+    pub kind: &'static str,
+    pub strategy: &'static str,
+    pub va: u64,
+    /// Entry (or data word) first seen, and the one seen at use time.
+    pub seen: u64,
+    pub now: u64,
+    /// Timebase when it happened.
+    pub tb: u64,
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "VIOLATION {} cpu={} strategy={} walker={} va={:#x} seen={:#018x} now={:#018x}",
+            self.what.name(),
+            self.cpu,
+            self.strategy,
+            self.kind,
+            self.va,
+            self.seen,
+            self.now
+        )
+    }
+}
+
+const KEEP: usize = 16;
+
+struct Slot {
+    state: AtomicU32, // 0 empty, 1 writing, 2 full
+    what: AtomicU32,
+    cpu: AtomicU32,
+    kind: AtomicUsize,
+    kind_len: AtomicUsize,
+    strategy: AtomicUsize,
+    strategy_len: AtomicUsize,
+    va: AtomicU64,
+    seen: AtomicU64,
+    now: AtomicU64,
+    tb: AtomicU64,
+}
+
+impl Slot {
+    const fn new() -> Slot {
+        Slot {
+            state: AtomicU32::new(0),
+            what: AtomicU32::new(0),
+            cpu: AtomicU32::new(0),
+            kind: AtomicUsize::new(0),
+            kind_len: AtomicUsize::new(0),
+            strategy: AtomicUsize::new(0),
+            strategy_len: AtomicUsize::new(0),
+            va: AtomicU64::new(0),
+            seen: AtomicU64::new(0),
+            now: AtomicU64::new(0),
+            tb: AtomicU64::new(0),
+        }
+    }
+}
+
+static RECORDS: [Slot; KEEP] = [const { Slot::new() }; KEEP];
+static TOTAL: AtomicU64 = AtomicU64::new(0);
+static BY_WHAT: [AtomicU64; 8] = [const { AtomicU64::new(0) }; 8];
+static FIRST_TB: AtomicU64 = AtomicU64::new(0);
+
+/// Forgets everything recorded (start of a run).
+pub fn reset() {
+    for s in &RECORDS {
+        s.state.store(0, Relaxed);
+    }
+    for c in &BY_WHAT {
+        c.store(0, Relaxed);
+    }
+    TOTAL.store(0, Relaxed);
+    FIRST_TB.store(0, Release);
+}
+
+/// Records a violation (callable with EE=0, in real mode, in handlers).
+pub fn record(what: What, kind: &'static str, strategy: &'static str, va: u64, seen: u64, now: u64) {
+    let tb = time::now();
+    let n = TOTAL.fetch_add(1, AcqRel);
+    BY_WHAT[what as usize].fetch_add(1, Relaxed);
+    let _ = FIRST_TB.compare_exchange(0, tb, AcqRel, Relaxed);
+    if (n as usize) < KEEP {
+        let s = &RECORDS[n as usize];
+        s.state.store(1, Relaxed);
+        s.what.store(what as u32, Relaxed);
+        s.cpu.store(percpu::cpu_id() as u32, Relaxed);
+        s.kind.store(kind.as_ptr() as usize, Relaxed);
+        s.kind_len.store(kind.len(), Relaxed);
+        s.strategy.store(strategy.as_ptr() as usize, Relaxed);
+        s.strategy_len.store(strategy.len(), Relaxed);
+        s.va.store(va, Relaxed);
+        s.seen.store(seen, Relaxed);
+        s.now.store(now, Relaxed);
+        s.tb.store(tb, Relaxed);
+        s.state.store(2, Release);
+    }
+}
+
+/// Violations recorded since the last reset.
+pub fn total() -> u64 {
+    TOTAL.load(Acquire)
+}
+
+/// Count of one kind of violation.
+pub fn count(what: What) -> u64 {
+    BY_WHAT[what as usize].load(Relaxed)
+}
+
+/// Timebase of the first violation since the reset (0 = none).
+pub fn first_tb() -> u64 {
+    FIRST_TB.load(Acquire)
+}
+
+fn static_str(ptr: usize, len: usize) -> &'static str {
+    // SAFETY: `record` stores only pointers and lengths of `&'static str`
+    // values, and a slot is read only after its Release store of state 2.
+    unsafe { core::str::from_utf8_unchecked(core::slice::from_raw_parts(ptr as *const u8, len)) }
+}
+
+/// The recorded violations (at most the first 16).
+pub fn records() -> impl Iterator<Item = Violation> {
+    RECORDS.iter().filter(|s| s.state.load(Acquire) == 2).filter_map(|s| {
+        Some(Violation {
+            what: What::from_u8(s.what.load(Relaxed) as u8)?,
+            cpu: s.cpu.load(Relaxed),
+            kind: static_str(s.kind.load(Relaxed), s.kind_len.load(Relaxed)),
+            strategy: static_str(s.strategy.load(Relaxed), s.strategy_len.load(Relaxed)),
+            va: s.va.load(Relaxed),
+            seen: s.seen.load(Relaxed),
+            now: s.now.load(Relaxed),
+            tb: s.tb.load(Relaxed),
+        })
+    })
+}
+
+/// Per-kind counts as `name=n` pairs for the report.
+pub fn summary() -> alloc::string::String {
+    use core::fmt::Write;
+    let mut s = alloc::string::String::new();
+    for v in 1..=6u8 {
+        let w = What::from_u8(v).expect("valid");
+        let c = count(w);
+        if c > 0 {
+            let _ = write!(s, "{}={} ", w.name(), c);
+        }
+    }
+    s
+}

@@ -1,0 +1,27 @@
+//! Lockless page-table walkers, the changers that race them, the violation
+//! detector, and the stress and benchmark runs built on them.
+//!
+//! * [`arena`]: test address spaces full of THPs (2 MB PMD leaves) or 1 GB
+//!   PUD leaves, with a tiny `struct page` model (refcount, generation).
+//! * [`walkers`]: gup_fast-like, find_pte-like, real-mode, interrupt-path,
+//!   hardware (MMU) and foreign-mm walkers, each checking what it saw.
+//! * [`changers`]: split, collapse, zap and populate, serialized through the
+//!   `walkproto` registry with the strategy chosen at boot.
+//! * [`detect`]: violation records and counters.
+//! * [`stress`], [`bench`], [`tests`].
+
+pub mod arena;
+pub mod bench;
+pub mod changers;
+pub mod detect;
+pub mod litmus;
+pub mod platform;
+pub mod race;
+pub mod stress;
+pub mod tests;
+pub mod walkers;
+
+use walkproto::Registry;
+
+/// The walker registry shared by every walker and changer.
+pub static REGISTRY: Registry = Registry::new();

@@ -1,0 +1,366 @@
+//! The lockless walkers. One walk = one slot of an arena:
+//!
+//! 1. register with the strategy (`Registry::begin_walk`) — with EE=0;
+//! 2. descend from the root to the slot's entry, checking every entry read
+//!    for the poison of a freed table;
+//! 3. if the slot is a table (split), wait `delay/2` (the race window) and
+//!    read the sub-entry from that table — a freed table shows its poison;
+//! 4. per kind: **gup** takes a folio reference (`add_unless(0)`), waits,
+//!    re-checks the entry and verifies the folio's data; **find_pte** keeps
+//!    the entry pointer, waits, and "uses" it: the entry must not have turned
+//!    from a huge leaf into a table (a split completing under it) and its
+//!    table must not be poisoned;
+//! 5. end the walk, restore EE.
+//!
+//! Variants: `realmode` runs steps 1–5 with IR=DR=0 reading tables by real
+//! address (the seed's open case); `irq` runs them inside an interrupt
+//! handler (program check via `trap`), in real mode, like the machine-check
+//! path of d9101bfa6adc; `hw` lets the MMU walk (loads through the mapping);
+//! `gup-noref` takes references without `add_unless` (the detector's
+//! negative control). A *foreign* walker runs on a CPU that never switched
+//! to the mm, so it is not in `mm_cpumask`.
+
+use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering::*};
+
+use radix::EntryView;
+use walkproto::Strategy;
+
+use super::arena::{self, Arena, POISON_DATA};
+use super::detect::{self, What};
+use super::REGISTRY;
+use crate::mm::{pgtable, phys_to_virt, probe};
+use crate::{arch, percpu, realmode, time, trap};
+
+/// Walker kinds (`walk.kinds=`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Gup,
+    FindPte,
+    RealMode,
+    Irq,
+    Hw,
+    GupNoRef,
+}
+
+impl Kind {
+    /// Every kind, as accepted by `walk.kinds=`.
+    pub const ALL: [Kind; 6] =
+        [Kind::Gup, Kind::FindPte, Kind::RealMode, Kind::Irq, Kind::Hw, Kind::GupNoRef];
+    /// The kinds the stress uses by default (the control kind excluded).
+    pub const DEFAULT: [Kind; 5] = [Kind::Gup, Kind::FindPte, Kind::RealMode, Kind::Irq, Kind::Hw];
+
+    /// Name in bootargs and reports.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Kind::Gup => "gup",
+            Kind::FindPte => "findpte",
+            Kind::RealMode => "realmode",
+            Kind::Irq => "irq",
+            Kind::Hw => "hw",
+            Kind::GupNoRef => "gup-noref",
+        }
+    }
+
+    /// Parses a name.
+    pub fn parse(s: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.name() == s)
+    }
+
+    /// Whether the walk reads tables in software (registers with the strategy).
+    pub const fn is_software(self) -> bool {
+        !matches!(self, Kind::Hw)
+    }
+}
+
+/// Per-CPU walk counters.
+#[derive(Default)]
+pub struct Counters {
+    pub walks: AtomicU64,
+    /// Found nothing mapped (or an invalidated leaf): fall back to slow path.
+    pub bails: AtomicU64,
+    /// Entry changed between read and re-check (gup) — a correct retry.
+    pub retries: AtomicU64,
+    /// Hardware walker faults (expected while a slot is empty/invalidated).
+    pub faults: AtomicU64,
+    pub huge_hits: AtomicU64,
+    pub split_hits: AtomicU64,
+}
+
+impl Counters {
+    pub const fn new() -> Self {
+        Counters {
+            walks: AtomicU64::new(0),
+            bails: AtomicU64::new(0),
+            retries: AtomicU64::new(0),
+            faults: AtomicU64::new(0),
+            huge_hits: AtomicU64::new(0),
+            split_hits: AtomicU64::new(0),
+        }
+    }
+}
+
+/// Everything one walk needs; lives on the walker's stack.
+pub struct Walk<'a> {
+    pub arena: &'a Arena,
+    pub strategy: Strategy,
+    pub kind: Kind,
+    pub slot: usize,
+    pub sub: usize,
+    /// Delay inside the walk, in timebase ticks (`walk.delay_ns`).
+    pub delay_tb: u64,
+    /// Trap: re-enable EE during the first half of the delay.
+    pub ee_window: bool,
+    /// Lock-step harness only: an out-of-line call between registering and
+    /// the first table read (see `race`).
+    pub gap: bool,
+    pub counters: &'a Counters,
+}
+
+/// Reads a table entry (logical value), by real address when `real`.
+#[inline(always)]
+fn rd(table: u64, idx: usize, real: bool) -> u64 {
+    let a = if real { table + idx as u64 * 8 } else { phys_to_virt(table) + idx as u64 * 8 };
+    // Relaxed, like Linux's READ_ONCE: the next table's address depends on
+    // this value, which orders the dependent read on Power. (An acquire
+    // load would add an `isync`, which QEMU makes a host-side full barrier.)
+    // SAFETY: `table` is a page-table page (live or quarantined: freed tables
+    // stay allocated and poisoned), 8-byte aligned, in RAM.
+    let v = unsafe { (*(a as *const AtomicU64)).load(Relaxed) };
+    u64::from_be(v)
+}
+
+fn delay(tb: u64) {
+    if tb > 0 {
+        time::delay_tb(tb);
+    }
+}
+
+impl Walk<'_> {
+    fn va(&self) -> u64 {
+        self.arena.slots[self.slot].va + self.sub as u64 * self.arena.shape.sub.bytes()
+    }
+
+    fn violation(&self, what: What, seen: u64, now: u64) {
+        detect::record(what, self.kind.name(), self.strategy.name(), self.va(), seen, now);
+    }
+
+    /// Runs one walk on this CPU in the current translation mode. EE must
+    /// be 0 (the caller's job); `real` says how tables are addressed.
+    fn run(&self, real: bool) {
+        self.counters.walks.fetch_add(1, Relaxed);
+        let cpu = percpu::cpu_id();
+        let guard = REGISTRY.begin_walk(self.strategy, &self.arena.mm.sync, cpu);
+        if self.gap {
+            core::hint::black_box(timing_gap)();
+        }
+        self.walk_registered(real);
+        drop(guard);
+    }
+
+    fn walk_registered(&self, real: bool) {
+        let a = self.arena;
+        let slot = &a.slots[self.slot];
+        let va = self.va();
+        // Descend to the slot's entry; the upper tables are permanent, so
+        // anything but a table pointer there is a violation of its own.
+        let mut table = a.mm.root;
+        let mut level = radix::Level::Pgd;
+        while level != a.shape.level {
+            let e = rd(table, pgtable::GEOM.index(level, va), real);
+            match EntryView::of(e) {
+                EntryView::Table(pde) => table = pde.next_table_pa(),
+                _ => {
+                    let what = if e == pgtable::POISON { What::PoisonedTable } else { What::TornEntry };
+                    self.violation(what, e, e);
+                    return;
+                }
+            }
+            level = level.next().expect("above the slot level");
+        }
+        debug_assert_eq!(table, slot.table);
+        let idx = slot.index;
+        let e1 = rd(table, idx, real);
+        if e1 == pgtable::POISON {
+            self.violation(What::PoisonedTable, e1, e1);
+            return;
+        }
+        match EntryView::of(e1) {
+            EntryView::Leaf(pte) => {
+                self.counters.huge_hits.fetch_add(1, Relaxed);
+                self.window();
+                let off = a.folio_of(pte.pa()).map(|f| a.folios[f].first_checked());
+                self.finish(real, (table, idx), e1, pte.pa(), off, true);
+            }
+            EntryView::Table(pde) => {
+                self.counters.split_hits.fetch_add(1, Relaxed);
+                // The window: the changer may unlink and free this table now.
+                self.window();
+                let t2 = pde.next_table_pa();
+                let s1 = rd(t2, self.sub, real);
+                if s1 == pgtable::POISON {
+                    self.violation(What::PoisonedTable, e1, s1);
+                    return;
+                }
+                match EntryView::of(s1) {
+                    EntryView::Leaf(pte) => {
+                        let folio = a.folio_of(pte.pa());
+                        let off = folio.and_then(|f| a.folios[f].checked_in_sub(&a.shape, self.sub));
+                        self.finish(real, (t2, self.sub), s1, pte.pa(), off, false);
+                    }
+                    _ => {
+                        self.counters.bails.fetch_add(1, Relaxed);
+                    }
+                }
+            }
+            _ => {
+                // Empty or invalidated (pmdp_invalidate): the slow path's job.
+                self.counters.bails.fetch_add(1, Relaxed);
+            }
+        }
+    }
+
+    /// The race window, optionally with EE=1 (the "EE enabled mid-walk" trap).
+    fn window(&self) {
+        let half = self.delay_tb / 2;
+        if self.ee_window {
+            arch::irq_restore(true);
+            delay(half.max(time::ns(2000)));
+            arch::irq_save();
+        } else {
+            delay(half);
+        }
+    }
+
+    /// Step 4 for a leaf `e` found at `ptr` (table, index), mapping `leaf_pa`.
+    fn finish(&self, real: bool, ptr: (u64, usize), e: u64, leaf_pa: u64, checked: Option<u64>, huge: bool) {
+        let a = self.arena;
+        let Some(fi) = a.folio_of(leaf_pa) else {
+            self.violation(What::TornEntry, e, e);
+            return;
+        };
+        match self.kind {
+            Kind::Gup | Kind::GupNoRef => self.gup(real, ptr, e, fi, checked),
+            _ => self.use_pointer(real, ptr, e, huge),
+        }
+    }
+
+    /// gup_fast: reference, re-check the entry, check the data we now pin.
+    fn gup(&self, real: bool, ptr: (u64, usize), e: u64, fi: usize, checked: Option<u64>) {
+        let a = self.arena;
+        let f = &a.folios[fi];
+        if self.kind == Kind::GupNoRef {
+            // Control: a plain increment, even of a free folio.
+            if f.refcount.fetch_add(1, Acquire) == 0 {
+                self.violation(What::RefOnFreedPage, e, 0);
+            }
+        } else if !f.try_get() {
+            self.counters.retries.fetch_add(1, Relaxed);
+            return;
+        }
+        delay(self.delay_tb / 2);
+        let again = rd(ptr.0, ptr.1, real);
+        if again != e && self.kind != Kind::GupNoRef {
+            a.put_folio(fi);
+            self.counters.retries.fetch_add(1, Relaxed);
+            return;
+        }
+        if let Some(off) = checked {
+            let v = arena::read_data(f.pa + off, real);
+            let ok = matches!(arena::decode_data(v), Some((idx, gen)) if idx == fi && gen == f.gen.load(Relaxed) & 0xff_ffff);
+            if !ok {
+                self.violation(What::FreedPageData, e, v);
+            }
+        }
+        if self.kind == Kind::GupNoRef {
+            // Undo our increment without freeing anything twice.
+            f.refcount.fetch_sub(1, Release);
+        } else {
+            a.put_folio(fi);
+        }
+    }
+
+    /// find_pte: keep the pointer, wait, use it.
+    fn use_pointer(&self, real: bool, ptr: (u64, usize), e: u64, huge: bool) {
+        delay(self.delay_tb / 2);
+        let now = rd(ptr.0, ptr.1, real);
+        if now == pgtable::POISON {
+            self.violation(What::PoisonedTable, e, now);
+        } else if huge && matches!(EntryView::of(now), EntryView::Table(_)) {
+            self.violation(What::SplitUnderWalker, e, now);
+        }
+    }
+}
+
+/// An empty out-of-line function. Calling it costs a return through an
+/// indirect branch; in QEMU that is a trip through the translation-block
+/// lookup, the timing in which TCG on an x86 host lets a store sit in the
+/// store buffer past a later load (the kernel's SB litmus: `call` vs `none`).
+#[inline(never)]
+pub fn timing_gap() {}
+
+extern "C" fn real_entry(walk: u64, _: u64) -> u64 {
+    // SAFETY: `walk_once` passes the address of a live `Walk` and waits for
+    // this call to return.
+    let w = unsafe { &*(walk as *const Walk) };
+    w.run(true);
+    0
+}
+
+/// Per-CPU walk for the interrupt-path kind (read by the trap hook).
+static IRQ_WALK: [AtomicUsize; percpu::MAX_CPUS] = [const { AtomicUsize::new(0) }; percpu::MAX_CPUS];
+
+fn irq_hook(_tf: &mut trap::TrapFrame) {
+    let w = IRQ_WALK[percpu::cpu_id()].load(Acquire);
+    if w != 0 {
+        // Inside the program-check handler: EE=0 by interrupt entry. Walk in
+        // real mode, like a machine-check handler would.
+        realmode::call(real_entry, w as u64, 0);
+    }
+}
+
+/// Runs one walk of kind `w.kind` on this CPU.
+pub fn walk_once(w: &Walk) {
+    match w.kind {
+        Kind::Hw => hw_walk(w),
+        Kind::Irq => {
+            IRQ_WALK[percpu::cpu_id()].store(w as *const Walk as usize, Release);
+            trap::set_program_hook(Some(irq_hook));
+            trap::trap_instruction();
+            trap::set_program_hook(None);
+            IRQ_WALK[percpu::cpu_id()].store(0, Release);
+        }
+        Kind::RealMode => {
+            realmode::call(real_entry, w as *const Walk as u64, 0);
+        }
+        _ => {
+            let was = arch::irq_save();
+            w.run(false);
+            arch::irq_restore(was);
+        }
+    }
+}
+
+/// The MMU as the walker: a load through the mapping (the CPU must have
+/// switched to the arena's mm). A fault is fine (slot empty or invalidated);
+/// a successful load must never return a freed folio's poison, because
+/// folios are freed only after their TLB flush completed.
+fn hw_walk(w: &Walk) {
+    w.counters.walks.fetch_add(1, Relaxed);
+    let a = w.arena;
+    // A word we own in every folio: each 64 KB sub-page of a THP, the one
+    // claimed frame (same offset in every block) of a PUD folio.
+    let off = match a.shape.level {
+        radix::Level::Pud => a.folios[0].first_checked(),
+        _ => w.sub as u64 * a.shape.sub.bytes(),
+    };
+    let va = a.slots[w.slot].va + off;
+    match probe::load(va) {
+        Ok(v) if v == POISON_DATA => {
+            detect::record(What::StaleTlbAccess, w.kind.name(), w.strategy.name(), va, v, v)
+        }
+        Ok(_) => {}
+        Err(_) => {
+            w.counters.faults.fetch_add(1, Relaxed);
+        }
+    }
+}

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# test.sh — every test: host `cargo test` of each crate (incl. the loom
+# model), the in-QEMU suite on several topologies and flush modes, and the
+# failure-path checks (each injected failure must fail the run, naming its
+# cause). Ends with one line: "N passed, N failed".
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+cd "$here"
+
+if ! [ -x /usr/bin/cargo ] || ! command -v qemu-system-ppc64 >/dev/null || ! command -v powerpc64le-linux-gnu-ld >/dev/null; then
+  echo "test.sh: toolchain missing; running scripts/setup.sh"
+  bash scripts/setup.sh || { echo "test.sh: setup failed"; echo "0 passed, 1 failed"; exit 1; }
+fi
+export RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc
+
+start=$(date +%s)
+passed=0; failed=0
+mkdir -p results/test-logs
+failures=()
+
+record() { # name status
+  if [ "$2" = 0 ]; then passed=$((passed + 1)); echo "[PASS] $1"
+  else failed=$((failed + 1)); failures+=("$1"); echo "[FAIL] $1"; fi
+}
+
+# --- host crates -------------------------------------------------------------
+cargo_suite() { # name, env/cargo args... ; adds the "test result:" counts
+  local name="$1"; shift
+  local log="results/test-logs/$name.log"
+  env "$@" > "$log" 2>&1
+  local rc=$?
+  grep -E '^test .* FAILED|panicked at' "$log" | head -20 | sed "s/^/  [$name] /"
+  local p f
+  p=$(grep -E '^test result:' "$log" | sed -E 's/.* ([0-9]+) passed; ([0-9]+) failed.*/\1/' | awk '{s+=$1} END {print s+0}')
+  f=$(grep -E '^test result:' "$log" | sed -E 's/.* ([0-9]+) passed; ([0-9]+) failed.*/\2/' | awk '{s+=$1} END {print s+0}')
+  if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
+    f=1; failures+=("$name: cargo exited $rc without a failing test (build error? see $log)")
+  fi
+  passed=$((passed + p)); failed=$((failed + f))
+  echo "$name: $p passed, $f failed"
+}
+cargo_suite host-crates /usr/bin/cargo test --workspace --exclude kernel --release
+# loom model of the walker-registry protocol (its own cfg and target dir)
+cargo_suite loom-model RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom /usr/bin/cargo test -p walkproto --release
+
+# --- in-QEMU suites ----------------------------------------------------------
+qemu_suite() { # name, qemu-run args...
+  local name="$1"; shift
+  local log="results/test-logs/$name.log"
+  ./qemu-run.sh --test --log "$log" "$@" >/dev/null 2>&1
+  local rc=$?
+  local summary
+  summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -1)
+  local p f
+  p=$(echo "${summary:-0 passed, 0 failed}" | awk '{print $1}')
+  f=$(echo "${summary:-0 passed, 0 failed}" | awk '{print $3}')
+  grep -E '^test .* FAILED' "$log" | sed "s/^/  [$name] /"
+  if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
+    f=1; failures+=("$name: run failed without a failing test ($(grep -m1 '^FATAL' "$log" || echo "exit $rc"))")
+  fi
+  passed=$((passed + p)); failed=$((failed + f))
+  echo "qemu $name: $p passed, $f failed (exit $rc)"
+}
+
+qemu_suite p9-smp4-tlbie --smp 4 --timeout 600 --append "mmu.flush=tlbie"
+qemu_suite p9-smp4-ipi --smp 4 --timeout 600 --append "mmu.flush=ipi"
+qemu_suite p9-smp1 --smp 1 --timeout 300
+qemu_suite p9-smt4 --smp 8,cores=2,threads=4 --timeout 600
+qemu_suite p9-2chip --smp 8,sockets=2,cores=1,threads=4 --timeout 600
+qemu_suite p10-smp4 --machine powernv10 --smp 4 --timeout 600
+
+# --- failure paths: each must fail, naming its cause --------------------------
+expect_fail() { # name, regex, qemu-run args...
+  local name="$1" re="$2"; shift 2
+  ./qemu-run.sh --log "results/test-logs/$name.log" --expect-fail "$re" "$@" >/dev/null 2>&1
+  record "$name" $?
+}
+expect_fail inject-fail 'FAILED.*injected failure' --test --smp 2 --timeout 120 --append "ktest.filter=inject ktest.inject=fail"
+expect_fail inject-hang 'FATAL: test `inject_hang` timed out' --test --smp 2 --timeout 120 --append "ktest.filter=inject ktest.inject=hang"
+expect_fail inject-exception 'FATAL: unexpected exception: vector 0xe40' --test --smp 2 --timeout 120 --append "ktest.filter=inject ktest.inject=exception"
+expect_fail inject-ipi-timeout 'IPI timeout: inject_ipi_timeout not acknowledged .* by cpu 1' --test --smp 2 --timeout 120 --append "ktest.filter=inject ktest.inject=ipi-timeout ipi.timeout_ms=500"
+expect_fail inject-stall 'FATAL: watchdog: cpu 1 .* made no progress' --test --smp 2 --timeout 120 --append "ktest.filter=inject ktest.inject=stall watchdog.ms=2000"
+expect_fail bad-bootarg 'FATAL: unknown bootarg `walk.strategyy`; valid keys:' --smp 1 --timeout 60 --append "walk.strategyy=count"
+expect_fail bad-value 'FATAL: bad value `fast` for bootarg `mmu.flush`' --smp 1 --timeout 60 --append "mmu.flush=fast"
+expect_fail too-little-memory 'FATAL: too little memory' --smp 1 --timeout 60 --append "run=boot mem.min_mb=4096"
+
+elapsed=$(( $(date +%s) - start ))
+echo
+if [ "${#failures[@]}" -gt 0 ]; then
+  echo "failures:"; for f in "${failures[@]}"; do echo "  - $f"; done
+fi
+echo "test.sh finished in ${elapsed}s"
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]
