@@ -32,3 +32,35 @@ probe_store64_insn:
 probe_store64_fixup:
     li %r3, 1
     blr
+
+# u64 protected_zone_check(u64 spins)
+# Fills the 288-byte ELFv2 protected zone below r1 with a pattern, spins
+# (interrupts may arrive), then returns how many of its 36 doublewords
+# changed. Interrupt entry must leave that zone alone (boot/trap.s).
+.globl protected_zone_check
+.type protected_zone_check, @function
+.balign 16
+protected_zone_check:
+    mr %r6, %r1
+    li %r5, 36
+    mtctr %r5
+    lis %r7, 0x7a5e
+1:  addi %r6, %r6, -8
+    std %r7, 0(%r6)
+    addi %r7, %r7, 1
+    bdnz 1b
+    mtctr %r3
+2:  bdnz 2b
+    mr %r6, %r1
+    li %r5, 36
+    mtctr %r5
+    lis %r7, 0x7a5e
+    li %r3, 0
+3:  addi %r6, %r6, -8
+    ld %r8, 0(%r6)
+    cmpd %r8, %r7
+    beq 4f
+    addi %r3, %r3, 1
+4:  addi %r7, %r7, 1
+    bdnz 3b
+    blr

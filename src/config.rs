@@ -71,6 +71,11 @@ pub static SCHEMA: &[KeySpec] = &[
         help: "emulate Power's late publication of a walker count not followed by sync",
     },
     KeySpec { key: "stress.changers", kind: Kind::U64 { min: 1, max: 255 }, help: "changer CPUs" },
+    KeySpec {
+        key: "stress.cpus",
+        kind: Kind::U64 { min: 2, max: 256 },
+        help: "CPUs taking part in the stress",
+    },
     KeySpec { key: "stress.nopud", kind: Kind::Bool, help: "leave out the 1 GB PUD arena" },
     KeySpec {
         key: "stress.mix",

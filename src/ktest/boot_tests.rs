@@ -4,7 +4,7 @@ use core::sync::atomic::{AtomicU64, Ordering::*};
 
 use walkproto::CpuMask;
 
-use super::{CpuBarrier, Outcome, Scope, Test};
+use super::{skip, CpuBarrier, Outcome, Scope, Test};
 use crate::{arch, ensure, fail, percpu, realmode, smp, time, trap};
 
 pub static TESTS: &[Test] = &[
@@ -22,6 +22,12 @@ pub static TESTS: &[Test] = &[
     Test { name: "program_trap_hook", scope: Scope::AllCpus, timeout_ms: 2000, run: program_trap_hook },
     Test { name: "realmode_call_msr", scope: Scope::AllCpus, timeout_ms: 2000, run: realmode_msr },
     Test { name: "heap_alloc", scope: Scope::AllCpus, timeout_ms: 5000, run: heap_alloc },
+    Test {
+        name: "interrupts_spare_protected_zone",
+        scope: Scope::Boot,
+        timeout_ms: 60000,
+        run: protected_zone,
+    },
 ];
 
 fn all_online(_: usize) -> Outcome {
@@ -123,7 +129,7 @@ fn with_cpu_ee_off<R>(target: usize, hold: u64, during: impl FnOnce() -> R) -> R
 }
 
 fn ipi_waits_for_ee_off(_: usize) -> Outcome {
-    let Some(target) = other_cpu() else { return Ok(()) };
+    let Some(target) = other_cpu() else { return Err(skip("needs 2 CPUs")) };
     let hold = time::ms(300);
     let mut mask = CpuMask::new();
     mask.set(target);
@@ -143,7 +149,7 @@ fn ipi_waits_for_ee_off(_: usize) -> Outcome {
 }
 
 fn ipi_timeout_names_cpu(_: usize) -> Outcome {
-    let Some(target) = other_cpu() else { return Ok(()) };
+    let Some(target) = other_cpu() else { return Err(skip("needs 2 CPUs")) };
     let mut mask = CpuMask::new();
     mask.set(target);
     smp::set_ipi_timeout_ms(100);
@@ -205,5 +211,43 @@ fn heap_alloc(cpu: usize) -> Outcome {
     let v: alloc::vec::Vec<u64> = (0..10_000).map(|i| i * cpu as u64).collect();
     let sum: u64 = v.iter().sum();
     ensure!(sum == cpu as u64 * (10_000 * 9_999 / 2), "heap vector sum {sum} wrong");
+    Ok(())
+}
+
+extern "C" {
+    fn protected_zone_check(spins: u64) -> u64;
+}
+
+static ZONE_DONE: AtomicU64 = AtomicU64::new(0);
+
+/// Regression test: interrupts must not write into the 288 bytes below the
+/// interrupted r1 (compiled code keeps saved registers there for a moment).
+/// Every other CPU spins with a patterned protected zone while this one
+/// sends it IPIs; decrementer ticks arrive too.
+fn protected_zone(_: usize) -> Outcome {
+    let me = percpu::cpu_id();
+    let others = smp::online_mask().without(me);
+    if others.is_empty() {
+        return Err(skip("needs 2 CPUs"));
+    }
+    ZONE_DONE.store(0, Relaxed);
+    let bad = AtomicU64::new(0);
+    let job = |_cpu: usize| {
+        // SAFETY: the asm only touches the ABI-protected zone below its own r1.
+        let n = unsafe { protected_zone_check(20_000_000) };
+        bad.fetch_add(n, Relaxed);
+        ZONE_DONE.fetch_add(1, Release);
+    };
+    let mut sent = 0u64;
+    smp::run_on_then(others, time::secs(50), "protected-zone check", &job, || {
+        while ZONE_DONE.load(Acquire) < others.count() as u64 {
+            if smp::call_many(others, smp::ipi_nop, 0, true, "protected-zone IPIs").is_ok() {
+                sent += 1;
+            }
+        }
+    });
+    let bad = bad.load(Relaxed);
+    ensure!(sent > 0, "no IPI rounds completed during the check");
+    ensure!(bad == 0, "{bad} protected-zone doublewords changed across {sent} IPI rounds");
     Ok(())
 }

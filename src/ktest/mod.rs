@@ -27,8 +27,18 @@ pub enum Scope {
 }
 
 /// A failed check: the message says what was expected and what was seen.
+/// A message starting with [`SKIP`] marks a test that cannot run on this
+/// machine (e.g. a race test on one CPU): reported, counted neither way.
 #[derive(Debug)]
 pub struct Fail(pub String);
+
+/// Prefix of a skip reason.
+pub const SKIP: &str = "skip: ";
+
+/// A test that cannot run here, and why.
+pub fn skip(why: &str) -> Fail {
+    Fail(alloc::format!("{SKIP}{why}"))
+}
 
 /// Test result.
 pub type Outcome = Result<(), Fail>;
@@ -88,6 +98,9 @@ pub fn run_all() -> (usize, usize) {
             Ok(()) => {
                 passed += 1;
                 println!("test {} ... ok ({} ms)", t.name, ms);
+            }
+            Err(Fail(msg)) if msg.starts_with(SKIP) => {
+                println!("test {} ... skipped ({})", t.name, &msg[SKIP.len()..]);
             }
             Err(Fail(msg)) => {
                 failed += 1;

@@ -40,6 +40,31 @@ pub fn configure(mode: Mode, p9_errata: bool) {
     P9_ERRATA.store(p9_errata, Relaxed);
 }
 
+/// Whether the POWER9 errata fixups are on.
+pub fn p9_errata() -> bool {
+    P9_ERRATA.load(Relaxed)
+}
+
+/// Switches the flush mode until the guard is dropped (tests that need a
+/// particular mode whatever `mmu.flush=` says).
+pub struct ModeGuard {
+    old: Mode,
+}
+
+impl ModeGuard {
+    pub fn set(mode: Mode) -> ModeGuard {
+        let old = self::mode();
+        configure(mode, p9_errata());
+        ModeGuard { old }
+    }
+}
+
+impl Drop for ModeGuard {
+    fn drop(&mut self) {
+        configure(self.old, p9_errata());
+    }
+}
+
 /// The current flush mode.
 pub fn mode() -> Mode {
     if MODE.load(Relaxed) == Mode::Ipi as u8 {

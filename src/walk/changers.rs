@@ -8,7 +8,7 @@
 //! * collapse: pmdp_collapse_flush (clear) → flush → install the new huge
 //!             leaf (a fresh folio with the data copied) → **free the old
 //!             table when safe** → drop the old folio
-//! * zap:      huge: clear → flush → drop the folio; split (munmap:
+//! * zap:      huge: clear → flush → **serialize** → drop the folio; split (munmap:
 //!             zap_pte_range, then free_pgtables): clear every leaf →
 //!             flush → drop the folio → clear the directory entry → flush
 //!             the page-walk cache → **free the table when safe**
@@ -240,8 +240,16 @@ impl Changer<'_> {
                 self.unlink_table(slot, t);
             }
             _ => {
+                // A huge leaf: clear, flush, and serialize before anything
+                // can be mapped here again (as the hash MMU code does in
+                // pmdp_huge_get_and_clear): otherwise a fault could install a
+                // page-table page where a find_pte walker still holds a
+                // pointer it believes is a huge PTE. Radix Linux leaves that
+                // to the KVM MMU notifiers; the testbed's contract is that
+                // every leaf-to-table transition is serialized.
                 pgtable::exchange(slot.table, slot.index, 0);
                 self.flush_slot(slot, false);
+                self.serialize();
                 self.drop_folio(slot);
             }
         }

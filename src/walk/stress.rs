@@ -38,6 +38,10 @@ pub struct RunConfig {
     pub thps: usize,
     pub pud: bool,
     pub delay_tb: u64,
+    /// Think time between two walks of one CPU: uniform in [0, gap). Real
+    /// lockless walkers are not back to back; with none at all, `count-wait`
+    /// (which needs a moment with no walker anywhere) starves its changer.
+    pub gap_tb: u64,
     pub seed: u64,
     /// Walker CPUs (from the end of the online list) that never join the mm.
     pub foreign: usize,
@@ -51,6 +55,13 @@ pub struct RunConfig {
     pub stop_on_violation: bool,
     /// Changers only link and free empty page-table pages (`stress.mix=churn`).
     pub churn_only: bool,
+    /// Overrides [`RunConfig::expect_caught`] (a test that shows a control
+    /// being neutralized by something else, e.g. IPI TLB flushes).
+    pub expect: Option<bool>,
+    /// Use at most this many CPUs (the rest stay idle in `stop`). Keeps
+    /// an oversubscribed host (more vCPUs than cores) from stretching every
+    /// race window past a test's budget.
+    pub max_cpus: usize,
 }
 
 impl RunConfig {
@@ -63,6 +74,7 @@ impl RunConfig {
             thps: 16,
             pud: true,
             delay_tb: time::ns(2000),
+            gap_tb: time::ns(4000),
             seed: 1,
             foreign: 0,
             ee_window: false,
@@ -70,11 +82,16 @@ impl RunConfig {
             changers: 1,
             stop_on_violation: false,
             churn_only: false,
+            expect: None,
+            max_cpus: usize::MAX,
         }
     }
 
     /// Whether the detector must catch this run.
     pub fn expect_caught(&self) -> bool {
+        if let Some(e) = self.expect {
+            return e;
+        }
         self.strategy.is_negative_control()
             || self.noflush
             || self.kinds.contains(&Kind::GupNoRef)
@@ -118,6 +135,8 @@ pub struct RunResult {
     pub sync_us: u64,
     pub expect_caught: bool,
     pub detail: String,
+    /// Walks per kind (index: position in `Kind::ALL`).
+    pub kind_walks: [u64; 6],
 }
 
 impl RunResult {
@@ -163,9 +182,12 @@ static STOP: AtomicBool = AtomicBool::new(false);
 
 /// Runs one stress configuration on every online CPU.
 pub fn run(cfg: &RunConfig) -> RunResult {
-    let online = smp::online_mask();
-    let cpus: Vec<usize> = online.iter().collect();
     let boot = percpu::cpu_id();
+    let mut online = walkproto::CpuMask::new().with(boot);
+    for c in smp::online_mask().iter().filter(|&c| c != boot).take(cfg.max_cpus.saturating_sub(1)) {
+        online.set(c);
+    }
+    let cpus: Vec<usize> = online.iter().collect();
     let changers: Vec<usize> = core::iter::once(boot)
         .chain(cpus.iter().copied().filter(|&c| c != boot))
         .take(cfg.changers.max(1))
@@ -208,6 +230,9 @@ pub fn run(cfg: &RunConfig) -> RunResult {
         r.bails += c.bails.load(Relaxed);
         r.retries += c.retries.load(Relaxed);
         r.hw_faults += c.faults.load(Relaxed);
+        for (k, n) in c.by_kind.iter().enumerate() {
+            r.kind_walks[k] += n.load(Relaxed);
+        }
     }
     r.splits = stats.splits.load(Relaxed);
     r.collapses = stats.collapses.load(Relaxed);
@@ -288,6 +313,9 @@ fn walker_loop(cfg: &RunConfig, arenas: &[Arena], counters: &Counters, cpu: usiz
         };
         walkers::walk_once(&w);
         i += 1;
+        if cfg.gap_tb > 0 {
+            time::delay_tb(rng.next() % cfg.gap_tb);
+        }
         watchdog::progress();
         if cfg.stop_on_violation && detect::total() > 0 {
             STOP.store(true, Release);
@@ -358,6 +386,7 @@ pub fn config_from_args(cfg: &Config, strategy: Strategy) -> RunConfig {
     rc.duration_tb = time::secs(cfg.u64("stress.duration_s", 2));
     rc.thps = cfg.u64("stress.thps", 16) as usize;
     rc.delay_tb = time::ns(cfg.u64("walk.delay_ns", 2000));
+    rc.gap_tb = time::ns(cfg.u64("walk.gap_ns", 4000));
     rc.seed = cfg.u64("seed", 1);
     rc.foreign = cfg.u64("walk.foreign", 0) as usize;
     rc.ee_window = cfg.choice("walk.trap", "none") == "ee-window";
@@ -365,6 +394,7 @@ pub fn config_from_args(cfg: &Config, strategy: Strategy) -> RunConfig {
     rc.changers = cfg.u64("stress.changers", 1) as usize;
     rc.pud = !cfg.flag("stress.nopud");
     rc.churn_only = cfg.choice("stress.mix", "all") == "churn";
+    rc.max_cpus = cfg.u64("stress.cpus", 256) as usize;
     let kinds = cfg.text("walk.kinds", "");
     if !kinds.is_empty() {
         rc.kinds = kinds

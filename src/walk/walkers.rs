@@ -84,6 +84,8 @@ pub struct Counters {
     pub faults: AtomicU64,
     pub huge_hits: AtomicU64,
     pub split_hits: AtomicU64,
+    /// Walks per kind (index: position in `Kind::ALL`).
+    pub by_kind: [AtomicU64; 6],
 }
 
 impl Counters {
@@ -95,6 +97,7 @@ impl Counters {
             faults: AtomicU64::new(0),
             huge_hits: AtomicU64::new(0),
             split_hits: AtomicU64::new(0),
+            by_kind: [const { AtomicU64::new(0) }; 6],
         }
     }
 }
@@ -320,6 +323,7 @@ fn irq_hook(_tf: &mut trap::TrapFrame) {
 
 /// Runs one walk of kind `w.kind` on this CPU.
 pub fn walk_once(w: &Walk) {
+    w.counters.by_kind[w.kind as usize].fetch_add(1, Relaxed);
     match w.kind {
         Kind::Hw => hw_walk(w),
         Kind::Irq => {
