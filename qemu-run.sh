@@ -20,8 +20,9 @@ usage: ./qemu-run.sh [options]
   --stress            run the stress workload (see --strategy, --duration)
   --strategy S        walker serialization strategy(ies) for --stress, comma separated
   --duration SECS     stress duration per strategy
-  --bench             run the benchmark matrix (with --quick: one iteration)
-  --quick             shorter benchmark
+  --bench             run the benchmark matrix (release build, --smp 16 unless given)
+                      and write results/bench.json and results/bench.svg
+  --quick             smaller benchmark (32 THPs per munmap, shorter walker runs)
   --append "ARGS"     extra kernel bootargs (e.g. "mmu.flush=ipi walk.delay_ns=2000")
   --timeout SECS      kill QEMU after SECS (default 300; a timeout is a failure)
   --gdb               start QEMU halted with a gdb stub on :1234 and print how to attach
@@ -36,10 +37,10 @@ USAGE
 
 smp="4"; machine="powernv9"; mem="2G"; mode="main"; append=""; timeout_s=300
 gdb=0; profile="debug"; log="results/last-run.log"; verbose=0; expect_fail=""
-strategy=""; duration=""; quick=0
+strategy=""; duration=""; quick=0; smp_given=0; timeout_given=0
 while [ $# -gt 0 ]; do
   case "$1" in
-    --smp) smp="$2"; shift 2 ;;
+    --smp) smp="$2"; smp_given=1; shift 2 ;;
     --machine) machine="$2"; shift 2 ;;
     --mem) mem="$2"; shift 2 ;;
     --test) mode="test"; shift ;;
@@ -49,7 +50,7 @@ while [ $# -gt 0 ]; do
     --strategy) strategy="$2"; shift 2 ;;
     --duration) duration="$2"; shift 2 ;;
     --append) append="$append $2"; shift 2 ;;
-    --timeout) timeout_s="$2"; shift 2 ;;
+    --timeout) timeout_s="$2"; timeout_given=1; shift 2 ;;
     --gdb) gdb=1; shift ;;
     --release) profile="release"; shift ;;
     --log) log="$2"; shift 2 ;;
@@ -59,6 +60,13 @@ while [ $# -gt 0 ]; do
     *) echo "qemu-run: unknown option '$1'" >&2; usage >&2; exit 2 ;;
   esac
 done
+
+# The benchmark measures an optimized kernel on 16 vCPUs unless told otherwise.
+if [ "$mode" = bench ]; then
+  profile="release"
+  [ "$smp_given" = 1 ] || smp="16"
+  [ "$timeout_given" = 1 ] || timeout_s=3600
+fi
 
 case "$machine" in
   powernv9) cpu="power9" ;;
@@ -146,6 +154,13 @@ if [ -n "$expect_fail" ]; then
     echo "qemu-run: failed as expected ($why) [${elapsed}s]" >&2; exit 0
   fi
   echo "qemu-run: failed, but output does not match /$expect_fail/ ($why)" >&2; exit 1
+fi
+
+if [ "$mode" = bench ] && [ "$verdict_ok" = 1 ]; then
+  # BENCH lines -> results/bench.json, results/bench.svg, Markdown table.
+  if ! RUSTC=/usr/bin/rustc /usr/bin/cargo run --quiet --release -p benchplot -- "$log" results; then
+    verdict_ok=0; why="benchplot could not turn the log into results"
+  fi
 fi
 
 if [ "$verdict_ok" = 1 ]; then

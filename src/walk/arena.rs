@@ -152,7 +152,13 @@ pub const PUD_BASE: u64 = 0x0000_0200_0000_0000;
 impl Arena {
     /// A THP arena of `n` slots, each populated with a fresh 2 MB folio.
     pub fn new_thp(mm: &'static Mm, n: usize) -> Arena {
-        let nfolios = 2 * n + 4;
+        Self::new_thp_spare(mm, n, n + 4)
+    }
+
+    /// A THP arena of `n` populated slots and `spare` folios in reserve (for
+    /// collapses, which copy into a new folio, and repopulation).
+    pub fn new_thp_spare(mm: &'static Mm, n: usize, spare: usize) -> Arena {
+        let nfolios = n + spare;
         let frames_per = THP.huge.bytes() / frames::FRAME;
         let pool = frames::alloc_phys(nfolios as u64 * frames_per, frames_per)
             .unwrap_or_else(|e| exit::fail(format_args!("THP arena of {n} slots: {e}")));

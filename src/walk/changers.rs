@@ -332,6 +332,36 @@ impl Changer<'_> {
         slot.state.store(EMPTY, Release);
     }
 
+    /// munmap of every HUGE slot, the way the Linux hash MMU path that the
+    /// counting registry was written for does it: each THP's PMD is cleared
+    /// and serialized against walkers (pmdp_huge_get_and_clear ->
+    /// serialize_against_pte_lookup), while the TLB flush is batched into one
+    /// at the end (mmu_gather), then the folios are freed. Returns the
+    /// number of THPs unmapped.
+    pub fn munmap_all(&self) -> usize {
+        let a = self.arena;
+        let mut n = 0;
+        for slot in &a.slots {
+            let _g = slot.lock.lock();
+            if slot.state.load(Acquire) != HUGE {
+                continue;
+            }
+            pgtable::exchange(slot.table, slot.index, 0);
+            self.serialize();
+            slot.state.store(EMPTY, Release);
+            n += 1;
+        }
+        if !self.noflush {
+            a.mm.flush_all();
+        }
+        for slot in &a.slots {
+            let _g = slot.lock.lock();
+            self.drop_folio(slot);
+        }
+        self.stats.zaps.fetch_add(n as u64, Relaxed);
+        n
+    }
+
     /// Maps a fresh huge leaf into an empty slot. False if no folio was free.
     pub fn populate(&self, slot: &Slot) -> bool {
         let ok = self.arena.populate_locked(slot);
