@@ -68,6 +68,24 @@ qemu_suite p9-smp1 --smp 1 --timeout 300
 qemu_suite p9-smt4 --smp 8,cores=2,threads=4 --timeout 600
 qemu_suite p9-2chip --smp 8,sockets=2,cores=1,threads=4 --timeout 600
 qemu_suite p10-smp4 --machine powernv10 --smp 4 --timeout 600
+qemu_suite p9-16t --smp 16,cores=4,threads=4 --timeout 900
+
+# --- the image is position independent: it moves itself and boots again -----
+./qemu-run.sh --test --smp 4 --timeout 300 --log results/test-logs/reloc.log \
+  --append "reloc.test=0x48000000 ktest.filter=image,percpu,ipi_all" >/dev/null 2>&1
+rc=$?
+ok=0
+if [ "$rc" = 0 ] && grep -q 'reloc: this instance was entered at 0x48000000' results/test-logs/reloc.log \
+   && grep -q 'image at 0x48000000' results/test-logs/reloc.log; then ok=1; fi
+record "relocated-image-boots-and-passes (exit $rc)" $(( 1 - ok ))
+
+# --- benchmark smoke: one quick run must produce both result files -----------
+rm -f results/bench.json results/bench.svg
+./qemu-run.sh --bench --quick --smp 4 --log results/test-logs/bench-smoke.log >/dev/null 2>&1
+rc=$?
+ok=0
+if [ "$rc" = 0 ] && [ -s results/bench.json ] && [ -s results/bench.svg ]; then ok=1; fi
+record "bench-smoke-writes-json-and-svg (exit $rc)" $(( 1 - ok ))
 
 # --- failure paths: each must fail, naming its cause --------------------------
 expect_fail() { # name, regex, qemu-run args...

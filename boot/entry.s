@@ -5,6 +5,8 @@
 #   big- or little-endian, real mode, MSR[EE]=0, at any 64 KB-aligned physical
 #   address; r3 = FDT (real address), r8 = OPAL base, r9 = OPAL entry
 #   (kexec may leave r8/r9 zero; the kernel then reads /ibm,opal from the FDT).
+#   r4 is passed on as a hand-off word: RELOC_MAGIC when an earlier instance
+#   of this image copied itself here (reloc.test=), anything else otherwise.
 #
 # The image is linked at KERNEL_VIRT_BASE (0xc000000000000000) as a static PIE.
 # In hypervisor real mode the CPU ignores effective-address bits 0:3, so the
@@ -26,6 +28,7 @@ boot_start:
     mr %r15, %r8                  # OPAL base
     mr %r16, %r9                  # OPAL entry
     mr %r17, %r11                 # physical load address (= relocation delta)
+    mr %r19, %r4                  # hand-off word (set when an earlier instance moved us)
 
     # Apply R_PPC64_RELATIVE relocations: *(r_offset + delta) = r_addend + delta.
     # Other relocation types are counted, and reported by the kernel.
@@ -90,6 +93,7 @@ boot_start:
     mr %r5, %r16                  # opal entry
     mr %r6, %r17                  # physical load address
     mr %r7, %r18                  # unknown relocation count
+    mr %r8, %r19                  # hand-off word
     bl kernel_entry
     nop
 11: b 11b                       # kernel_entry never returns
@@ -145,3 +149,21 @@ BOOT_STACK_TOP:
 .globl SECONDARY_STACKS
 SECONDARY_STACKS:
     .space 4096 * 8
+
+# void jump_to_image(u64 entry_real, u64 fdt, u64 opal_base, u64 opal_entry, u64 handoff, u64 from)
+# Enters another copy of this image at its first byte, as firmware would:
+# real mode (the caller is), EE=0, r3 = FDT, r4 = hand-off word, r5 = where
+# we came from, r8/r9 = OPAL. Does not return.
+.section .text
+.globl jump_to_image
+.type jump_to_image, @function
+.balign 16
+jump_to_image:
+    mtctr %r3
+    mr %r3, %r4
+    mr %r4, %r7
+    mr %r10, %r5
+    mr %r9, %r6
+    mr %r5, %r8
+    mr %r8, %r10
+    bctr

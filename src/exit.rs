@@ -14,12 +14,61 @@ use crate::{arch, console, opal};
 
 static FAILING: AtomicBool = AtomicBool::new(false);
 
+/// How the run ends (`exit=`): `qemu` powers off on success and checkstops
+/// (attn) on failure, which QEMU turns into exit 0 / 1; on a real POWER9
+/// `reboot` returns to petitboot either way and `halt` just stops.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Qemu,
+    Reboot,
+    Halt,
+}
+
+static MODE: core::sync::atomic::AtomicU8 = core::sync::atomic::AtomicU8::new(0);
+
+/// Sets the exit mode from the `exit=` bootarg value.
+pub fn set_mode(name: &str) {
+    let m = match name {
+        "reboot" => Mode::Reboot,
+        "halt" => Mode::Halt,
+        _ => Mode::Qemu,
+    };
+    MODE.store(m as u8, Relaxed);
+}
+
+fn mode() -> Mode {
+    match MODE.load(Relaxed) {
+        1 => Mode::Reboot,
+        2 => Mode::Halt,
+        _ => Mode::Qemu,
+    }
+}
+
+fn halt() -> ! {
+    console::flush();
+    loop {
+        arch::cpu_relax();
+    }
+}
+
+fn reboot() -> ! {
+    console::flush();
+    let err = opal::reboot();
+    println!("exit: OPAL_CEC_REBOOT failed: {err}; halting");
+    halt()
+}
+
 /// HID0 bit that enables the `attn` instruction on POWER9 and POWER10.
 const HID0_POWER9_ENABLE_ATTN: u64 = 1 << 60;
 
 /// Powers off after flushing the console. Never returns.
 pub fn success() -> ! {
     println!("RESULT: ok");
+    match mode() {
+        Mode::Reboot => reboot(),
+        Mode::Halt => halt(),
+        Mode::Qemu => {}
+    }
     console::flush();
     let err = opal::power_down();
     fail(format_args!("power-down failed: {err}"));
@@ -36,6 +85,11 @@ pub fn fail(why: fmt::Arguments) -> ! {
     let first = !FAILING.swap(true, AcqRel);
     if first {
         println!("FATAL: {why}");
+        match mode() {
+            Mode::Reboot => reboot(),
+            Mode::Halt => halt(),
+            Mode::Qemu => {}
+        }
         console::flush();
         checkstop();
     }

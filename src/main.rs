@@ -24,6 +24,7 @@ mod opal;
 mod percpu;
 mod platform;
 mod realmode;
+mod reloc;
 mod report;
 mod smp;
 mod time;
@@ -47,7 +48,14 @@ global_asm!(
 /// Boot CPU entry from boot/entry.s: relocated, BSS zeroed, on the boot stack,
 /// real mode, EE=0.
 #[no_mangle]
-extern "C" fn kernel_entry(fdt: u64, opal_base: u64, opal_entry: u64, load_phys: u64, bad_relocs: u64) -> ! {
+extern "C" fn kernel_entry(
+    fdt: u64,
+    opal_base: u64,
+    opal_entry: u64,
+    load_phys: u64,
+    bad_relocs: u64,
+    handoff: u64,
+) -> ! {
     let entry_tb = time::now();
     let mut phases = report::Phases::new(entry_tb);
     opal::set_entry(opal_base, opal_entry);
@@ -57,8 +65,10 @@ extern "C" fn kernel_entry(fdt: u64, opal_base: u64, opal_entry: u64, load_phys:
         exit::fail(format_args!("image has {bad_relocs} relocations other than R_PPC64_RELATIVE"));
     }
     let cfg = config::init(dt.bootargs).unwrap_or_else(|e| exit::fail(format_args!("{e}")));
+    exit::set_mode(cfg.choice("exit", "qemu"));
     phases.mark("device tree + bootargs");
     mm::frames::init(&dt, load_phys, cfg);
+    reloc::maybe_move(cfg, fdt, load_phys, handoff);
     platform::init_cpus(&dt, cfg);
     phases.mark("frames + heap + per-cpu");
     platform::init_interrupts(load_phys);

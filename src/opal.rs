@@ -69,6 +69,11 @@ pub fn set_entry(base: u64, entry: u64) {
     OPAL_ENTRY.store(entry, Relaxed);
 }
 
+/// (OPAL base, OPAL entry).
+pub fn entry_points() -> (u64, u64) {
+    (OPAL_BASE.load(Relaxed), OPAL_ENTRY.load(Relaxed))
+}
+
 /// True once [`set_entry`] has been called with a non-zero entry.
 pub fn available() -> bool {
     OPAL_ENTRY.load(Relaxed) != 0
@@ -143,6 +148,26 @@ pub fn power_down() -> OpalError {
         poll_events();
     }
     OpalError { token: Token::CecPowerDown, rc: OPAL_TIMEOUT }
+}
+
+/// Reboots the machine (petitboot comes back on a POWER9). Returns only if
+/// OPAL refused or nothing happened for 10 s.
+pub fn reboot() -> OpalError {
+    let rc = loop {
+        let rc = call(Token::CecReboot, [0; 7]);
+        if rc != OPAL_BUSY && rc != OPAL_BUSY_EVENT {
+            break rc;
+        }
+        poll_events();
+    };
+    if rc != OPAL_SUCCESS {
+        return OpalError { token: Token::CecReboot, rc };
+    }
+    let start = crate::time::now();
+    while crate::time::now() - start < crate::time::secs(10) {
+        poll_events();
+    }
+    OpalError { token: Token::CecReboot, rc: OPAL_TIMEOUT }
 }
 
 /// Starts thread `pir` at real address `entry` (big-endian, r3 = PIR).

@@ -219,6 +219,39 @@ fn walker_rate(arena: &Arena, strategy: Strategy, duration: u64) -> u64 {
     n * time::secs(1) / (time::now() - start).max(1)
 }
 
+/// map + unmap + flush of one 64 KB page, repeated for `duration`, with
+/// `ncpus - 1` other CPUs in the mm's cpumask (idle): operations per second.
+fn mmu_rate(mode: crate::mm::tlb::Mode, ncpus: usize, duration: u64) -> u64 {
+    use radix::PageSize;
+    let _guard = crate::mm::tlb::ModeGuard::set(mode);
+    let me = percpu::cpu_id();
+    let helpers = cpu_set(ncpus).without(me);
+    let mm = Mm::new();
+    let join = |_cpu: usize| {
+        mm.switch_to();
+        space::switch_to_kernel_only();
+    };
+    smp::run_on(helpers, time::secs(30), "mmu bench join", &join);
+    let pa = crate::mm::frames::alloc_phys(1, 1).unwrap_or_else(|e| exit::fail(format_args!("mmu bench: {e}")));
+    let va = super::arena::THP_BASE;
+    mm.switch_to();
+    let start = time::now();
+    let mut n = 0u64;
+    while time::now() - start < duration {
+        mm.map(va, pa, PageSize::Size64K, super::arena::LEAF_FLAGS).unwrap_or_else(|e| exit::fail(format_args!("mmu bench map: {e}")));
+        // Touch it so that a translation is cached and the flush has work.
+        let _ = crate::mm::probe::load(va);
+        mm.unmap(va, PageSize::Size64K).unwrap_or_else(|e| exit::fail(format_args!("mmu bench unmap: {e}")));
+        mm.flush_page(va, PageSize::Size64K);
+        n += 1;
+    }
+    let elapsed = time::now() - start;
+    space::switch_to_kernel_only();
+    crate::mm::frames::free_phys(pa, 1);
+    mm.destroy();
+    n * time::secs(1) / elapsed.max(1)
+}
+
 fn bench_line(fields: &str) {
     println!("BENCH {{{fields}}}");
 }
@@ -269,6 +302,17 @@ pub fn run_cli(cfg: &Config) -> ! {
             best[i + 1],
             best[0]
         ));
+    }
+    // The MMU layer alone: map/unmap/flush throughput per flush mode.
+    let mdur = if quick { time::ms(200) } else { time::secs(1) };
+    for mode in [crate::mm::tlb::Mode::Tlbie, crate::mm::tlb::Mode::Ipi] {
+        for &n in counts.iter().filter(|&&n| n == 1 || n == 4 || n == 8) {
+            let r = mmu_rate(mode, n, mdur);
+            bench_line(&alloc::format!(
+                "\"kind\":\"mmu\",\"flush\":\"{}\",\"cpus\":{n},\"map_unmap_flush_per_s\":{r}",
+                crate::mm::tlb::mode_name(mode)
+            ));
+        }
     }
     for load in Load::ALL {
         for &n in &counts {

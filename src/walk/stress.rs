@@ -53,6 +53,8 @@ pub struct RunConfig {
     pub changers: usize,
     /// Stop at the first violation (controls: measure time to catch).
     pub stop_on_violation: bool,
+    /// With `stop_on_violation`: stop only at the first violation of this kind.
+    pub stop_on: Option<super::detect::What>,
     /// Changers only link and free empty page-table pages (`stress.mix=churn`).
     pub churn_only: bool,
     /// Overrides [`RunConfig::expect_caught`] (a test that shows a control
@@ -81,6 +83,7 @@ impl RunConfig {
             noflush: false,
             changers: 1,
             stop_on_violation: false,
+            stop_on: None,
             churn_only: false,
             expect: None,
             max_cpus: usize::MAX,
@@ -272,6 +275,15 @@ fn walkproto_pending() -> usize {
     super::REGISTRY.pending_deferred()
 }
 
+/// Whether the run should stop because what it looks for was caught.
+fn caught(cfg: &RunConfig) -> bool {
+    cfg.stop_on_violation
+        && match cfg.stop_on {
+            Some(w) => detect::count(w) > 0,
+            None => detect::total() > 0,
+        }
+}
+
 fn changer_loop(cfg: &RunConfig, arenas: &[Arena], stats: &Stats, cpu: usize, deadline: u64) {
     let mut rng = Rng::new(cfg.seed ^ (cpu as u64 + 1) << 32);
     while time::now() < deadline && !STOP.load(Relaxed) {
@@ -281,7 +293,7 @@ fn changer_loop(cfg: &RunConfig, arenas: &[Arena], stats: &Stats, cpu: usize, de
         let slot = rng.below(a.slots.len());
         ch.step(slot, rng.next(), cfg.churn_only);
         watchdog::progress();
-        if cfg.stop_on_violation && detect::total() > 0 {
+        if caught(cfg) {
             break;
         }
     }
@@ -317,7 +329,7 @@ fn walker_loop(cfg: &RunConfig, arenas: &[Arena], counters: &Counters, cpu: usiz
             time::delay_tb(rng.next() % cfg.gap_tb);
         }
         watchdog::progress();
-        if cfg.stop_on_violation && detect::total() > 0 {
+        if caught(cfg) {
             STOP.store(true, Release);
         }
     }

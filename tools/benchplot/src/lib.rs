@@ -19,6 +19,7 @@ pub struct Bench {
     pub meta: Map<String, Value>,
     pub cells: Vec<Map<String, Value>>,
     pub walkers: Vec<Map<String, Value>>,
+    pub mmu: Vec<Map<String, Value>>,
 }
 
 /// Why a log could not be used.
@@ -53,6 +54,7 @@ pub fn parse(log: &str) -> Result<Bench, Error> {
             Some("meta") => b.meta = o,
             Some("cell") => b.cells.push(o),
             Some("walker") => b.walkers.push(o),
+            Some("mmu") => b.mmu.push(o),
             _ => return Err(Error::BadLine { line: i + 1, why: "unknown kind".into() }),
         }
     }
@@ -151,6 +153,7 @@ impl Bench {
             "meta": Value::Object(self.meta.clone()),
             "cells": self.cells.iter().cloned().map(Value::Object).collect::<Vec<_>>(),
             "walkers": self.walkers.iter().cloned().map(Value::Object).collect::<Vec<_>>(),
+            "mmu": self.mmu.iter().cloned().map(Value::Object).collect::<Vec<_>>(),
             "ratios_same_run": ratios,
             "walker_overhead": overhead,
         })
@@ -208,6 +211,15 @@ impl Bench {
                 s.push('\n');
             }
         }
+        if !self.mmu.is_empty() {
+            s.push_str("\n**MMU layer**: map + unmap + flush of a 64 KB page per second (other CPUs in mm_cpumask idle)\n\n| flush | CPUs | ops/s |\n|---|---|---|\n");
+            for m in &self.mmu {
+                let f = m.get("flush").and_then(Value::as_str).unwrap_or("?");
+                let c = m.get("cpus").and_then(Value::as_u64).unwrap_or(0);
+                let r = m.get("map_unmap_flush_per_s").and_then(Value::as_u64).unwrap_or(0);
+                s.push_str(&format!("| {f} | {c} | {r} |\n"));
+            }
+        }
         let oh = self.walker_overhead();
         if !oh.is_empty() {
             s.push_str("\n**walker registration overhead** (walks/s without vs with registration, one CPU)\n\n| strategy | overhead |\n|---|---|\n");
@@ -225,7 +237,7 @@ impl Bench {
     /// The SVG chart: one panel per load, x = CPUs (log2), y = ms per munmap
     /// (log10), one line per strategy.
     pub fn to_svg(&self) -> String {
-        let (pw, ph, ml, mt, mb) = (300.0, 260.0, 60.0, 50.0, 50.0);
+        let (pw, ph, ml, mt, mb) = (300.0, 260.0, 80.0, 50.0, 50.0);
         let width = ml + 3.0 * (pw + 20.0) + 120.0;
         let height = mt + ph + mb;
         let counts = self.cpu_counts();
