@@ -70,6 +70,19 @@ qemu_suite p9-2chip --smp 8,sockets=2,cores=1,threads=4 --timeout 600
 qemu_suite p10-smp4 --machine powernv10 --smp 4 --timeout 600
 qemu_suite p9-16t --smp 16,cores=4,threads=4 --timeout 900
 
+# --- the README's first command (the main job) and the stress CLI ----------
+./qemu-run.sh --log results/test-logs/main-job.log >/dev/null 2>&1
+rc=$?
+ok=0
+if [ "$rc" = 0 ] && grep -q '^cpus online: 4/4$' results/test-logs/main-job.log \
+   && [ "$(grep -c 'verdict=PASS' results/test-logs/main-job.log)" = 5 ]; then ok=1; fi
+record "main-job: cpus online 4/4, five strategies PASS (exit $rc)" $(( 1 - ok ))
+./qemu-run.sh --stress --strategy none --duration 10 --smp 2 --log results/test-logs/stress-none.log >/dev/null 2>&1
+rc=$?
+ok=0
+if [ "$rc" = 0 ] && grep -q 'strategy=none verdict=CAUGHT' results/test-logs/stress-none.log; then ok=1; fi
+record "stress-cli: the none control is CAUGHT (exit $rc)" $(( 1 - ok ))
+
 # --- the image is position independent: it moves itself and boots again -----
 ./qemu-run.sh --test --smp 4 --timeout 300 --log results/test-logs/reloc.log \
   --append "reloc.test=0x48000000 ktest.filter=image,percpu,ipi_all" >/dev/null 2>&1

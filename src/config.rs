@@ -20,11 +20,6 @@ pub static SCHEMA: &[KeySpec] = &[
         help: "inject a failure to prove it is caught",
     },
     KeySpec {
-        key: "ktest.timeout_ms",
-        kind: Kind::U64 { min: 100, max: 3_600_000 },
-        help: "per-test timeout",
-    },
-    KeySpec {
         key: "ipi.timeout_ms",
         kind: Kind::U64 { min: 10, max: 600_000 },
         help: "IPI acknowledgement timeout",
@@ -56,6 +51,11 @@ pub static SCHEMA: &[KeySpec] = &[
         key: "walk.delay_ns",
         kind: Kind::U64 { min: 0, max: 100_000_000 },
         help: "delay inside each walk",
+    },
+    KeySpec {
+        key: "walk.gap_ns",
+        kind: Kind::U64 { min: 0, max: 100_000_000 },
+        help: "think time between walks (random, up to this)",
     },
     KeySpec { key: "walk.kinds", kind: Kind::Str, help: "walker kinds, comma separated" },
     KeySpec {

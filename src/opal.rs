@@ -16,7 +16,6 @@ pub enum Token {
     CecReboot = 6,
     PollEvents = 10,
     StartCpu = 41,
-    QueryCpuStatus = 42,
     ReinitCpus = 70,
     CheckToken = 80,
     ConsoleFlush = 117,
@@ -32,13 +31,10 @@ pub const OPAL_BUSY_EVENT: i64 = -12;
 pub const OPAL_TIMEOUT: i64 = -33;
 
 /// OPAL_REINIT_CPUS flags.
-pub const REINIT_HILE_BE: u64 = 1;
 pub const REINIT_HILE_LE: u64 = 2;
-pub const REINIT_MMU_HASH: u64 = 4;
 pub const REINIT_MMU_RADIX: u64 = 8;
 
-/// OPAL_CHECK_TOKEN answers.
-pub const TOKEN_ABSENT: i64 = 0;
+/// OPAL_CHECK_TOKEN answer for an implemented call (0 = absent).
 pub const TOKEN_PRESENT: i64 = 1;
 
 #[no_mangle]

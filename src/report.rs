@@ -7,6 +7,7 @@ pub fn boot_report(dt: &BootDt) {
     let n = percpu::ncpus();
     println!("== boot report ==");
     println!("machine: {}", dt.model);
+    println!("device tree: {} bytes at {:#x}", dt.fdt_size, dt.fdt_phys);
     println!(
         "cpus: {} threads in the FDT, {} in use, boot cpu {} (PIR {:#x})",
         dt.tree.threads.len(),
@@ -37,7 +38,7 @@ pub fn boot_report(dt: &BootDt) {
         );
     }
     let (used, hfree) = mm::heap::usage();
-    println!("heap: {} KiB used, {} KiB free", used >> 10, hfree >> 10);
+    println!("heap: {} bytes used, {} MiB free", used, hfree >> 20);
     println!("timebase: {} Hz (FDT: {:?})", arch::TB_HZ, dt.tree.timebase_hz);
     println!("LPCR: {:#018x}", arch::mfspr::<{ arch::SPR_LPCR }>());
     println!("bootargs: \"{}\"", dt.bootargs);

@@ -94,7 +94,6 @@ impl fmt::Display for IpiTimeout {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct CallStats {
     pub sent: u32,
-    pub wait_tb: u64,
 }
 
 /// Runs `f(arg)` on every CPU in `mask` except this one, from their doorbell
@@ -139,7 +138,7 @@ pub fn call_many(
         }
         wait_acks(pending, me, start, timeout, what)?;
     }
-    Ok(CallStats { sent, wait_tb: time::now() - start })
+    Ok(CallStats { sent })
 }
 
 fn wait_acks(

@@ -62,10 +62,6 @@ impl Deadline {
         now().wrapping_sub(self.start) >= self.ticks
     }
 
-    /// Ticks since creation.
-    pub fn elapsed(&self) -> u64 {
-        now().wrapping_sub(self.start)
-    }
 }
 
 /// Arms the decrementer for the next tick.

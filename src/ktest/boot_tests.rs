@@ -28,6 +28,7 @@ pub static TESTS: &[Test] = &[
         timeout_ms: 60000,
         run: protected_zone,
     },
+    Test { name: "image_runs_where_it_was_loaded", scope: Scope::Boot, timeout_ms: 1000, run: image_location },
 ];
 
 fn all_online(_: usize) -> Outcome {
@@ -39,6 +40,7 @@ fn all_online(_: usize) -> Outcome {
 
 fn percpu_identity(cpu: usize) -> Outcome {
     let pc = percpu::this();
+    ensure!(crate::mm::mmu::translation_on(), "cpu {cpu} runs with MSR[IR|DR] off");
     let pir = arch::pir();
     ensure!(pc.id() == cpu, "per-CPU id {} != job cpu {cpu}", pc.id());
     ensure!(pc.pir() == pir, "per-CPU PIR {:#x} != SPR PIR {pir:#x}", pc.pir());
@@ -249,5 +251,20 @@ fn protected_zone(_: usize) -> Outcome {
     let bad = bad.load(Relaxed);
     ensure!(sent > 0, "no IPI rounds completed during the check");
     ensure!(bad == 0, "{bad} protected-zone doublewords changed across {sent} IPI rounds");
+    Ok(())
+}
+
+fn image_location(_: usize) -> Outcome {
+    // The code we run is inside the image bounds, which sit at the linear-map
+    // address of the physical load address, 64 KB aligned — wherever the
+    // image was loaded (reloc.test= moves it to prove that).
+    let start = crate::mm::image_start();
+    let f = image_location as *const () as u64;
+    ensure!(start & 0xffff == 0, "image start {start:#x} not 64 KB aligned");
+    ensure!(f > start && f < crate::mm::image_end(), "function at {f:#x} outside the image at {start:#x}");
+    ensure!(start == crate::mm::phys_to_virt(crate::mm::real_addr(start)), "image start {start:#x} not in the linear map");
+    if crate::reloc::moved() {
+        crate::println!("  (running as the copy made by reloc.test, at {:#x})", crate::mm::real_addr(start));
+    }
     Ok(())
 }

@@ -154,11 +154,6 @@ pub fn claim_in(start: u64, end: u64) -> Option<u64> {
     })
 }
 
-/// Whether the frame at `pa` is free.
-pub fn is_free(pa: u64) -> bool {
-    with(|s| s.alloc.is_free(pa))
-}
-
 /// RAM ranges from the FDT (physical [start, end) pairs).
 pub fn ram_ranges() -> alloc::vec::Vec<(u64, u64)> {
     with(|s| s.ram.iter().map(|r| (r.start, r.end)).collect())

@@ -33,11 +33,6 @@ pub fn kernel_root() -> u64 {
     KERNEL_ROOT.load(Relaxed)
 }
 
-/// True once the tables exist (CPUs may then turn translation on).
-pub fn ready() -> bool {
-    PTCR.load(Acquire) != 0
-}
-
 /// Builds the partition table, the process table and the linear map of every
 /// memory range in the FDT. Boot CPU, before secondaries start.
 pub fn init(dt: &BootDt) {

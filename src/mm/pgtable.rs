@@ -92,12 +92,6 @@ pub fn free_table(pa: u64, bytes: u64) {
     }
 }
 
-/// (allocated, freed) tables per size class [256 B, 4 KB, 64 KB].
-pub fn stats() -> ([u64; 3], [u64; 3]) {
-    let p = POOL.lock();
-    (p.allocated, p.freed)
-}
-
 /// The atomic doubleword of entry `idx` in the table at physical `table_pa`
 /// (through the linear map; the raw value is big-endian).
 #[inline(always)]

@@ -6,7 +6,6 @@ use core::fmt;
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering::*};
 
 use radix::{EntryView, Level, PageSize, Pde, Pte, PteFlags};
-use spin::Mutex;
 use walkproto::{CpuMask, MmSync};
 
 use super::pgtable::{self, GEOM};
@@ -111,8 +110,6 @@ pub struct Mm {
     cpumask: [AtomicU64; MASK_WORDS],
     /// Walker-protocol state (the counting registry's per-mm counter).
     pub sync: MmSync,
-    /// Changers of this mm serialize on this lock (like the PMD lock).
-    pub lock: Mutex<()>,
 }
 
 impl Mm {
@@ -129,7 +126,6 @@ impl Mm {
             root,
             cpumask: [const { AtomicU64::new(0) }; MASK_WORDS],
             sync: MmSync::new(pid),
-            lock: Mutex::new(()),
         }))
     }
 

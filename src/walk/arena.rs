@@ -264,11 +264,6 @@ impl Arena {
         self.folios.iter().position(|f| pa >= f.pa && pa < f.pa + size)
     }
 
-    /// The pattern folio `idx`'s data words hold while in use.
-    pub fn pattern(&self, idx: usize) -> u64 {
-        self.folios[idx].pattern(idx)
-    }
-
     /// Takes a free folio out of quarantine, writes its pattern, refcount 1.
     pub fn alloc_folio(&self) -> Option<usize> {
         let now = time::now();

@@ -36,7 +36,7 @@ use super::changers::{Changer, Stats};
 use super::stress::Rng;
 use super::walkers::{self, Counters, Kind, Walk};
 use crate::mm::space::{self, Mm};
-use crate::{arch, config::Config, exit, percpu, println, smp, time, watchdog};
+use crate::{arch, config::Config, exit, percpu, smp, time, watchdog};
 
 /// What the CPUs other than the changer do during a cell.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -253,7 +253,7 @@ fn mmu_rate(mode: crate::mm::tlb::Mode, ncpus: usize, duration: u64) -> u64 {
 }
 
 fn bench_line(fields: &str) {
-    println!("BENCH {{{fields}}}");
+    crate::println!("BENCH {{{fields}}}");
 }
 
 /// `run=bench`.
@@ -262,7 +262,7 @@ pub fn run_cli(cfg: &Config) -> ! {
     let thps = cfg.u64("bench.thps", if quick { 32 } else { 256 }) as usize;
     let online = smp::online_mask().count();
     let counts: Vec<usize> = [1usize, 2, 4, 8, 16].into_iter().filter(|&c| c <= online).collect();
-    println!(
+    crate::println!(
         "bench: {online} cpus online, munmap of {thps} THPs per cell, {} mode, flush={}",
         if quick { "quick" } else { "full" },
         crate::mm::tlb::mode_name(crate::mm::tlb::mode())
@@ -272,35 +272,49 @@ pub fn run_cli(cfg: &Config) -> ! {
         crate::mm::tlb::mode_name(crate::mm::tlb::mode()),
         arch::TB_HZ
     ));
-    // Walker side: registration cost relative to no registration. One
-    // warm-up pass, then rounds that interleave the strategies (so drift
-    // hits all alike); the best rate of each counts.
-    let dur = if quick { time::ms(100) } else { time::ms(500) };
+    // Walker side: registration cost relative to no registration. Many
+    // short rounds; in each, every strategy runs once (rotating order) and
+    // is compared with the unregistered walk *of the same round*, so slow
+    // drift of the host cancels; the median of those ratios is reported.
+    let (rounds, slice) = if quick { (9, time::ms(20)) } else { (41, time::ms(40)) };
     let all: [Strategy; 6] =
         [Strategy::None, STRATEGIES[0], STRATEGIES[1], STRATEGIES[2], STRATEGIES[3], STRATEGIES[4]];
-    let mut best = [0u64; 6];
     let mm = Mm::new();
     let arena = Arena::new_thp_spare(mm, 8, 0);
     mm.switch_to();
-    for round in 0..7 {
+    walker_rate(&arena, Strategy::None, slice); // warm-up (translation of new code)
+    let mut ratios: Vec<[f64; 6]> = Vec::new();
+    let mut rate_sum = [0u64; 6];
+    for round in 0..rounds {
+        let mut rates = [0u64; 6];
         for k in 0..all.len() {
-            // Rotate the order each round: no strategy always goes first.
             let i = (k + round) % all.len();
-            let r = walker_rate(&arena, all[i], dur);
-            if round > 0 {
-                best[i] = best[i].max(r);
-            }
+            rates[i] = walker_rate(&arena, all[i], slice).max(1);
+            rate_sum[i] += rates[i];
         }
+        let mut r = [0f64; 6];
+        for i in 0..6 {
+            r[i] = rates[0] as f64 / rates[i] as f64;
+        }
+        ratios.push(r);
     }
     space::switch_to_kernel_only();
     arena.teardown();
     mm.destroy();
     for (i, st) in STRATEGIES.iter().enumerate() {
+        let mut v: Vec<f64> = ratios.iter().map(|r| r[i + 1]).collect();
+        v.sort_by(|a, b| a.partial_cmp(b).unwrap_or(core::cmp::Ordering::Equal));
+        let median = v[v.len() / 2];
+        let (q1, q3) = (v[v.len() / 4], v[3 * v.len() / 4]);
         bench_line(&alloc::format!(
-            "\"kind\":\"walker\",\"strategy\":\"{}\",\"walks_per_s\":{},\"unregistered_walks_per_s\":{}",
+            "\"kind\":\"walker\",\"strategy\":\"{}\",\"walks_per_s\":{},\"unregistered_walks_per_s\":{},\
+             \"overhead_permille_median\":{},\"overhead_permille_q1\":{},\"overhead_permille_q3\":{},\"rounds\":{rounds}",
             st.name(),
-            best[i + 1],
-            best[0]
+            rate_sum[i + 1] / rounds as u64,
+            rate_sum[0] / rounds as u64,
+            ((median - 1.0) * 1000.0) as i64,
+            ((q1 - 1.0) * 1000.0) as i64,
+            ((q3 - 1.0) * 1000.0) as i64
         ));
     }
     // The MMU layer alone: map/unmap/flush throughput per flush mode.
@@ -339,6 +353,6 @@ pub fn run_cli(cfg: &Config) -> ! {
             }
         }
     }
-    println!("bench: done");
+    crate::println!("bench: done");
     exit::success()
 }

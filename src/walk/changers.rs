@@ -30,7 +30,7 @@ use walkproto::{FreeOutcome, SerializeStats, Strategy, SyncError};
 use super::arena::{Arena, Slot, EMPTY, HUGE, LEAF_FLAGS, SPLIT, TABLE};
 use super::platform::Kernel;
 use super::REGISTRY;
-use crate::mm::{pgtable, tlb};
+use crate::mm::pgtable;
 use crate::{arch, exit};
 
 /// What the changers did (shared by all changer CPUs of a run).
@@ -409,9 +409,4 @@ impl Changer<'_> {
             self.reclaim();
         }
     }
-}
-
-/// Counts tlb flushes issued (for reports).
-pub fn flushes() -> u64 {
-    tlb::GLOBAL_FLUSHES.load(Relaxed)
 }

@@ -70,6 +70,13 @@ pub struct Violation {
     pub tb: u64,
 }
 
+impl Violation {
+    /// Microseconds since `start` (timebase) when it happened.
+    pub fn at_us(&self, start: u64) -> u64 {
+        crate::time::tb_to_us(self.tb.saturating_sub(start))
+    }
+}
+
 impl fmt::Display for Violation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(

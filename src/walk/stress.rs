@@ -140,6 +140,8 @@ pub struct RunResult {
     pub detail: String,
     /// Walks per kind (index: position in `Kind::ALL`).
     pub kind_walks: [u64; 6],
+    /// Timebase at the start of the run.
+    pub start_tb: u64,
 }
 
 impl RunResult {
@@ -225,7 +227,7 @@ pub fn run(cfg: &RunConfig) -> RunResult {
     smp::run_on(online, cfg.duration_tb + time::secs(60), "stress", &job);
     let elapsed = time::now() - start;
 
-    let mut r = RunResult { expect_caught: cfg.expect_caught(), ..Default::default() };
+    let mut r = RunResult { expect_caught: cfg.expect_caught(), start_tb: start, ..Default::default() };
     for c in &counters {
         r.walks += c.walks.load(Relaxed);
         r.huge_hits += c.huge_hits.load(Relaxed);
@@ -373,7 +375,7 @@ pub fn line(cfg: &RunConfig, r: &RunResult) -> String {
         cfg.noflush,
         if cfg.churn_only { "churn" } else { "all" },
         tlb::mode_name(tlb::mode()),
-        smp::online_mask().count()
+        smp::online_mask().count().min(cfg.max_cpus)
     );
     if let Some(us) = r.first_violation_us {
         let _ = write!(s, " first_violation_ms={}.{:03}", us / 1000, us % 1000);
@@ -388,7 +390,7 @@ pub fn line(cfg: &RunConfig, r: &RunResult) -> String {
 pub fn print(cfg: &RunConfig, r: &RunResult) {
     crate::println!("{}", line(cfg, r));
     for v in detect::records().take(if r.expect_caught { 2 } else { 8 }) {
-        crate::println!("  {v}");
+        crate::println!("  {v} at {} us", v.at_us(r.start_tb));
     }
 }
 
@@ -464,15 +466,42 @@ pub fn run_table(cfg: &Config, strategies: &[Strategy]) -> bool {
         cfg.u64("seed", 1),
         if super::REGISTRY.store_delay_emulation() { "emulate" } else { "off" }
     );
+    let mut rows: Vec<(Strategy, RunResult)> = Vec::new();
     for &st in strategies {
-        let rc = config_from_args(cfg, st);
-        let mut rc = rc;
+        let mut rc = config_from_args(cfg, st);
         rc.stop_on_violation = rc.expect_caught();
         let r = run(&rc);
         print(&rc, &r);
         all_ok &= r.ok();
+        rows.push((st, r));
     }
+    summary_table(&rows);
     all_ok
+}
+
+/// The human-readable table after the per-run lines.
+fn summary_table(rows: &[(Strategy, RunResult)]) {
+    crate::println!("== stress summary ==");
+    crate::println!(
+        "{:<16} {:<7} {:>10} {:>9} {:>7} {:>9} {:>6} {:>7} {:>7} {:>8} {:>8}",
+        "strategy", "verdict", "violations", "walks", "splits", "collapses", "zaps", "churns", "IPIs", "flushes", "sync ms"
+    );
+    for (st, r) in rows {
+        crate::println!(
+            "{:<16} {:<7} {:>10} {:>9} {:>7} {:>9} {:>6} {:>7} {:>7} {:>8} {:>8}",
+            st.name(),
+            r.verdict(),
+            r.violations,
+            r.walks,
+            r.splits,
+            r.collapses,
+            r.zaps,
+            r.churns,
+            r.ipis,
+            r.flushes,
+            r.sync_us / 1000
+        );
+    }
 }
 
 /// `run=stress stress.mix=lockstep`: lock-step races (see `race`).

@@ -115,17 +115,27 @@ impl Bench {
         (b > 0.0).then(|| a / b)
     }
 
-    /// Walker registration overhead in percent, per strategy.
+    /// Walker registration overhead in percent, per strategy: the kernel's
+    /// median of per-round ratios when present, else from the mean rates.
     pub fn walker_overhead(&self) -> Vec<(String, f64)> {
         self.walkers
             .iter()
             .filter_map(|w| {
                 let s = w.get("strategy")?.as_str()?.to_string();
+                if let Some(pm) = w.get("overhead_permille_median").and_then(Value::as_f64) {
+                    return Some((s, pm / 10.0));
+                }
                 let r = w.get("walks_per_s")?.as_f64()?;
                 let base = w.get("unregistered_walks_per_s")?.as_f64()?;
                 (r > 0.0).then(|| (s, (base / r - 1.0) * 100.0))
             })
             .collect()
+    }
+
+    /// Interquartile range of the overhead (percent), when the kernel gave it.
+    pub fn walker_overhead_iqr(&self, strategy: &str) -> Option<(f64, f64)> {
+        let w = self.walkers.iter().find(|w| w.get("strategy").and_then(Value::as_str) == Some(strategy))?;
+        Some((w.get("overhead_permille_q1")?.as_f64()? / 10.0, w.get("overhead_permille_q3")?.as_f64()? / 10.0))
     }
 
     /// The JSON document: meta, every record, and the computed ratios.
@@ -222,9 +232,12 @@ impl Bench {
         }
         let oh = self.walker_overhead();
         if !oh.is_empty() {
-            s.push_str("\n**walker registration overhead** (walks/s without vs with registration, one CPU)\n\n| strategy | overhead |\n|---|---|\n");
+            s.push_str("\n**walker registration overhead** (median over rounds of unregistered/registered walk rate, one CPU)\n\n| strategy | overhead | interquartile range |\n|---|---|---|\n");
             for (st, p) in oh {
-                s.push_str(&format!("| {st} | {p:+.1} % |\n"));
+                match self.walker_overhead_iqr(&st) {
+                    Some((q1, q3)) => s.push_str(&format!("| {st} | {p:+.1} % | {q1:+.1} … {q3:+.1} % |\n")),
+                    None => s.push_str(&format!("| {st} | {p:+.1} % | – |\n")),
+                }
             }
         }
         s
