@@ -50,6 +50,8 @@ pub struct Stats {
     pub tables_linked: AtomicU64,
     /// Timebase spent inside serialize / free_table_when_safe.
     pub sync_tb: AtomicU64,
+    /// Serializations that timed out and were retried (a starving changer).
+    pub sync_timeouts: AtomicU64,
 }
 
 impl Stats {
@@ -66,6 +68,7 @@ impl Stats {
             tables_deferred: AtomicU64::new(0),
             tables_linked: AtomicU64::new(0),
             sync_tb: AtomicU64::new(0),
+            sync_timeouts: AtomicU64::new(0),
         }
     }
 
@@ -102,9 +105,9 @@ fn free_tagged(tagged: u64) {
     pgtable::free_table(tagged & !0xff, bytes);
 }
 
-fn sync_failed(e: SyncError) -> ! {
-    exit::fail(format_args!("changer could not serialize against walkers: {e}"))
-}
+/// How many times a changer retries a serialization that timed out before
+/// the run fails (each attempt waits `platform::SYNC_TIMEOUT_TB`).
+const SYNC_RETRIES: u32 = 12;
 
 impl Changer<'_> {
     fn flush_slot(&self, slot: &Slot, freed_table: bool) {
@@ -126,11 +129,29 @@ impl Changer<'_> {
         let (mask, platform) = (mm.cpumask(), Kernel::new());
         let t0 = crate::time::now();
         let r = REGISTRY.serialize(self.strategy, &mm.sync, mask, &platform);
+        let s = self.retry(r, || REGISTRY.serialize(self.strategy, &mm.sync, mm.cpumask(), &Kernel::new()));
         self.stats.sync_tb.fetch_add(crate::time::now() - t0, Relaxed);
-        match r {
-            Ok(s) => self.stats.note(&s),
-            Err(e) => sync_failed(e),
+        self.stats.note(&s);
+    }
+
+    /// Settles a serialization: an error means the walkers held out past
+    /// the platform timeout (count-wait's changer can starve while walkers
+    /// keep the count above zero) and nothing was freed; it is counted and
+    /// retried, and only a changer starved for every retry fails the run.
+    fn retry<T>(&self, first: Result<T, SyncError>, mut again: impl FnMut() -> Result<T, SyncError>) -> T {
+        let mut r = first;
+        for attempt in 0.. {
+            match r {
+                Ok(v) => return v,
+                Err(e) if attempt < SYNC_RETRIES => {
+                    self.stats.sync_timeouts.fetch_add(1, Relaxed);
+                    crate::println!("changer: {e} (retrying, attempt {})", attempt + 1);
+                    r = again();
+                }
+                Err(e) => exit::fail(format_args!("changer starved: {e} after {SYNC_RETRIES} retries")),
+            }
         }
+        unreachable!("the loop returns or fails")
     }
 
     fn free_table(&self, table: u64) {
@@ -139,16 +160,18 @@ impl Changer<'_> {
         let (mask, platform) = (mm.cpumask(), Kernel::new());
         let t0 = crate::time::now();
         let r = REGISTRY.free_table_when_safe(self.strategy, &mm.sync, mask, &platform, tagged, free_tagged);
+        let r = self.retry(r, || {
+            REGISTRY.free_table_when_safe(self.strategy, &mm.sync, mm.cpumask(), &Kernel::new(), tagged, free_tagged)
+        });
         self.stats.sync_tb.fetch_add(crate::time::now() - t0, Relaxed);
         match r {
-            Ok(FreeOutcome::Freed(s)) | Ok(FreeOutcome::FreedAfterGracePeriod(s)) => {
+            FreeOutcome::Freed(s) | FreeOutcome::FreedAfterGracePeriod(s) => {
                 self.stats.note(&s);
                 self.stats.tables_freed.fetch_add(1, Relaxed);
             }
-            Ok(FreeOutcome::Deferred { .. }) => {
+            FreeOutcome::Deferred { .. } => {
                 self.stats.tables_deferred.fetch_add(1, Relaxed);
             }
-            Err(e) => sync_failed(e),
         }
     }
 
@@ -291,11 +314,9 @@ impl Changer<'_> {
             core::hint::black_box(super::walkers::timing_gap)();
         }
         let r = REGISTRY.serialize(self.strategy, &mm.sync, mask, &platform);
+        let s = self.retry(r, || REGISTRY.serialize(self.strategy, &mm.sync, mm.cpumask(), &Kernel::new()));
         self.stats.sync_tb.fetch_add(crate::time::now() - t0, Relaxed);
-        match r {
-            Ok(s) => self.stats.note(&s),
-            Err(e) => sync_failed(e),
-        }
+        self.stats.note(&s);
         self.flush_pwc();
         pgtable::free_table(t, self.arena.shape.table_bytes);
         self.stats.tables_freed.fetch_add(1, Relaxed);

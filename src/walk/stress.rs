@@ -130,6 +130,8 @@ pub struct RunResult {
     pub churns: u64,
     pub serializes: u64,
     pub skipped: u64,
+    /// Serializations that timed out and were retried.
+    pub sync_timeouts: u64,
     pub ipis: u64,
     pub flushes: u64,
     pub violations: u64,
@@ -246,6 +248,7 @@ pub fn run(cfg: &RunConfig) -> RunResult {
     r.churns = stats.tables_linked.load(Relaxed);
     r.serializes = stats.serializes.load(Relaxed);
     r.skipped = stats.skipped.load(Relaxed);
+    r.sync_timeouts = stats.sync_timeouts.load(Relaxed);
     r.sync_us = time::tb_to_us(stats.sync_tb.load(Relaxed));
     r.ipis = smp::IPIS_SENT.load(Relaxed) - ipis0;
     r.flushes = tlb::GLOBAL_FLUSHES.load(Relaxed) - flushes0;
@@ -347,7 +350,7 @@ pub fn line(cfg: &RunConfig, r: &RunResult) -> String {
         s,
         "stress strategy={} verdict={} violations={} walks={} huge={} split={} bail={} retry={} hwfault={} \
          splits={} collapses={} zaps={} populates={} churns={} serializes={} skipped={} ipis={} flushes={} \
-         sync_ms={} secs={}.{:01} kinds={} foreign={} ee_window={} noflush={} mix={} flush={} cpus={}",
+         sync_ms={} sync_timeouts={} secs={}.{:01} kinds={} foreign={} ee_window={} noflush={} mix={} flush={} cpus={}",
         cfg.strategy.name(),
         r.verdict(),
         r.violations,
@@ -367,6 +370,7 @@ pub fn line(cfg: &RunConfig, r: &RunResult) -> String {
         r.ipis,
         r.flushes,
         r.sync_us / 1000,
+        r.sync_timeouts,
         r.elapsed_us / 1_000_000,
         (r.elapsed_us / 100_000) % 10,
         cfg.kinds_str(),
