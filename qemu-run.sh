@@ -117,10 +117,10 @@ filter() {
 
 start=$(date +%s.%N)
 if [ "$timeout_s" -gt 0 ]; then
-  timeout --foreground -k 5 "$timeout_s" "${qemu[@]}" </dev/null 2>&1 | tr -d '\r' | tee "$log" | filter
+  timeout --foreground -k 5 "$timeout_s" "${qemu[@]}" </dev/null 2>&1 | stdbuf -oL tr -d '\r' | tee "$log" | filter
   rc=${PIPESTATUS[0]}
 else
-  "${qemu[@]}" 2>&1 | tr -d '\r' | tee "$log" | filter
+  "${qemu[@]}" 2>&1 | stdbuf -oL tr -d '\r' | tee "$log" | filter
   rc=${PIPESTATUS[0]}
 fi
 elapsed=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')

@@ -100,7 +100,11 @@ pub static SCHEMA: &[KeySpec] = &[
         kind: Kind::U64 { min: 0, max: u64::MAX },
         help: "re-run the image from this physical address",
     },
-    KeySpec { key: "exit", kind: Kind::Enum(&["qemu", "reboot", "halt"]), help: "how the run ends (reboot/halt on real hardware)" },
+    KeySpec {
+        key: "exit",
+        kind: Kind::Enum(&["qemu", "reboot", "halt"]),
+        help: "how the run ends (reboot/halt on real hardware)",
+    },
 ];
 
 /// The parsed command line, kept for the whole run.

@@ -125,45 +125,37 @@ pub fn console_flush() {
     }
 }
 
-/// Powers the machine off (QEMU exits 0). The request is asynchronous (an
-/// IPMI message to the BMC), so after OPAL accepts it we keep running the
-/// pollers. Returns only if OPAL refused or nothing happened for 10 s.
+/// Powers the machine off (QEMU exits 0). Returns only if OPAL refused or
+/// nothing happened for 10 s.
 pub fn power_down() -> OpalError {
-    let rc = loop {
-        let rc = call(Token::CecPowerDown, [0; 7]);
-        if rc != OPAL_BUSY && rc != OPAL_BUSY_EVENT {
-            break rc;
-        }
-        poll_events();
-    };
-    if rc != OPAL_SUCCESS {
-        return OpalError { token: Token::CecPowerDown, rc };
-    }
-    let start = crate::time::now();
-    while crate::time::now() - start < crate::time::secs(10) {
-        poll_events();
-    }
-    OpalError { token: Token::CecPowerDown, rc: OPAL_TIMEOUT }
+    cec_request(Token::CecPowerDown)
 }
 
 /// Reboots the machine (petitboot comes back on a POWER9). Returns only if
 /// OPAL refused or nothing happened for 10 s.
 pub fn reboot() -> OpalError {
+    cec_request(Token::CecReboot)
+}
+
+/// Issues a CEC power-down or reboot. The request is asynchronous (an IPMI
+/// message to the BMC), so after OPAL accepts it we keep running the pollers
+/// until the machine goes away.
+fn cec_request(token: Token) -> OpalError {
     let rc = loop {
-        let rc = call(Token::CecReboot, [0; 7]);
+        let rc = call(token, [0; 7]);
         if rc != OPAL_BUSY && rc != OPAL_BUSY_EVENT {
             break rc;
         }
         poll_events();
     };
     if rc != OPAL_SUCCESS {
-        return OpalError { token: Token::CecReboot, rc };
+        return OpalError { token, rc };
     }
     let start = crate::time::now();
     while crate::time::now() - start < crate::time::secs(10) {
         poll_events();
     }
-    OpalError { token: Token::CecReboot, rc: OPAL_TIMEOUT }
+    OpalError { token, rc: OPAL_TIMEOUT }
 }
 
 /// Starts thread `pir` at real address `entry` (big-endian, r3 = PIR).

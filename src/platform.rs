@@ -82,9 +82,14 @@ pub fn boot_cpu() -> usize {
 
 /// Little-endian interrupts and radix for every thread (OPAL), then our vectors.
 pub fn init_interrupts(load_phys: u64) {
-    for t in [opal::Token::ReinitCpus, opal::Token::StartCpu, opal::Token::ConsoleWrite, opal::Token::CecPowerDown] {
+    for t in
+        [opal::Token::ReinitCpus, opal::Token::StartCpu, opal::Token::ConsoleWrite, opal::Token::CecPowerDown]
+    {
         if !opal::has_token(t) {
-            exit::fail(format_args!("firmware lacks OPAL call {t:?} (token {}); this kernel needs it", t as u64));
+            exit::fail(format_args!(
+                "firmware lacks OPAL call {t:?} (token {}); this kernel needs it",
+                t as u64
+            ));
         }
     }
     // One call for both (each REINIT_CPUS rendezvouses every thread in OPAL

@@ -19,7 +19,14 @@ pub const RELOC_MAGIC: u64 = 0x52454c4f43415445; // "RELOCATE"
 static MOVED: AtomicBool = AtomicBool::new(false);
 
 extern "C" {
-    fn jump_to_image(entry_real: u64, fdt: u64, opal_base: u64, opal_entry: u64, handoff: u64, from: u64) -> !;
+    fn jump_to_image(
+        entry_real: u64,
+        fdt: u64,
+        opal_base: u64,
+        opal_entry: u64,
+        handoff: u64,
+        from: u64,
+    ) -> !;
     static __bss_start: u8;
 }
 
@@ -41,11 +48,16 @@ pub fn maybe_move(cfg: &Config, fdt: u64, load_phys: u64, handoff: u64) {
     }
     let bytes = image_end() - image_start();
     if target % frames::FRAME != 0 || target == load_phys {
-        exit::fail(format_args!("reloc.test={target:#x}: must be 64 KB aligned and differ from the load address {load_phys:#x}"));
+        exit::fail(format_args!(
+            "reloc.test={target:#x}: must be 64 KB aligned and differ from the load address {load_phys:#x}"
+        ));
     }
     for off in (0..bytes).step_by(frames::FRAME as usize) {
         if frames::claim_in(target + off, target + off + frames::FRAME) != Some(target + off) {
-            exit::fail(format_args!("reloc.test={target:#x}: {:#x} is not free RAM (image needs {bytes:#x} bytes)", target + off));
+            exit::fail(format_args!(
+                "reloc.test={target:#x}: {:#x} is not free RAM (image needs {bytes:#x} bytes)",
+                target + off
+            ));
         }
     }
     let file_bytes = core::ptr::addr_of!(__bss_start) as u64 - image_start();
@@ -55,7 +67,11 @@ pub fn maybe_move(cfg: &Config, fdt: u64, load_phys: u64, handoff: u64) {
     // not overlap the running image; we run in real mode with EE=0, nothing
     // else executes yet (secondaries are parked in OPAL).
     unsafe {
-        core::ptr::copy_nonoverlapping(image_start() as *const u8, phys_to_virt(target) as *mut u8, file_bytes as usize);
+        core::ptr::copy_nonoverlapping(
+            image_start() as *const u8,
+            phys_to_virt(target) as *mut u8,
+            file_bytes as usize,
+        );
     }
     arch::sync_icache(phys_to_virt(target), phys_to_virt(target) + file_bytes);
     let (base, entry) = opal::entry_points();

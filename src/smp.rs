@@ -82,12 +82,18 @@ impl fmt::Display for IpiTimeout {
             self.what,
             time::tb_to_ms(self.waited_tb)
         )?;
-        for cpu in self.missing.iter() {
-            let pc = percpu::get(cpu);
-            write!(f, " cpu {} (PIR {:#x}, last pc {:#x})", cpu, pc.pir(), pc.last_tick_pc.load(Relaxed))?;
-        }
-        Ok(())
+        write_missing(f, self.missing)
     }
+}
+
+/// Names each CPU in `missing` with its PIR and the last PC its timer tick
+/// saw, so a timeout says where the stuck CPU was.
+fn write_missing(f: &mut fmt::Formatter<'_>, missing: CpuMask) -> fmt::Result {
+    for cpu in missing.iter() {
+        let pc = percpu::get(cpu);
+        write!(f, " cpu {} (PIR {:#x}, last pc {:#x})", cpu, pc.pir(), pc.last_tick_pc.load(Relaxed))?;
+    }
+    Ok(())
 }
 
 /// Result of a `call_many`.
@@ -250,11 +256,7 @@ impl fmt::Display for JobTimeout {
             self.what,
             time::tb_to_ms(self.waited_tb)
         )?;
-        for cpu in self.missing.iter() {
-            let pc = percpu::get(cpu);
-            write!(f, " cpu {} (PIR {:#x}, last pc {:#x})", cpu, pc.pir(), pc.last_tick_pc.load(Relaxed))?;
-        }
-        Ok(())
+        write_missing(f, self.missing)
     }
 }
 

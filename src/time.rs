@@ -61,7 +61,6 @@ impl Deadline {
     pub fn expired(&self) -> bool {
         now().wrapping_sub(self.start) >= self.ticks
     }
-
 }
 
 /// Arms the decrementer for the next tick.

@@ -28,7 +28,12 @@ pub static TESTS: &[Test] = &[
         timeout_ms: 60000,
         run: protected_zone,
     },
-    Test { name: "image_runs_where_it_was_loaded", scope: Scope::Boot, timeout_ms: 1000, run: image_location },
+    Test {
+        name: "image_runs_where_it_was_loaded",
+        scope: Scope::Boot,
+        timeout_ms: 1000,
+        run: image_location,
+    },
 ];
 
 fn all_online(_: usize) -> Outcome {
@@ -262,7 +267,10 @@ fn image_location(_: usize) -> Outcome {
     let f = image_location as *const () as u64;
     ensure!(start & 0xffff == 0, "image start {start:#x} not 64 KB aligned");
     ensure!(f > start && f < crate::mm::image_end(), "function at {f:#x} outside the image at {start:#x}");
-    ensure!(start == crate::mm::phys_to_virt(crate::mm::real_addr(start)), "image start {start:#x} not in the linear map");
+    ensure!(
+        start == crate::mm::phys_to_virt(crate::mm::real_addr(start)),
+        "image start {start:#x} not in the linear map"
+    );
     if crate::reloc::moved() {
         crate::println!("  (running as the copy made by reloc.test, at {:#x})", crate::mm::real_addr(start));
     }

@@ -86,8 +86,10 @@ pub fn run_all() -> (usize, usize) {
     if let Some(t) = inject::test_for(inject) {
         tests.push(t);
     }
-    let selected: Vec<_> =
-        tests.into_iter().filter(|t| filter.is_empty() || filter.split(',').any(|f| t.name.contains(f))).collect();
+    let selected: Vec<_> = tests
+        .into_iter()
+        .filter(|t| filter.is_empty() || filter.split(',').any(|f| t.name.contains(f)))
+        .collect();
     println!("ktest: running {} tests on {} cpus", selected.len(), smp::online_mask().count());
     let (mut passed, mut failed) = (0, 0);
     for t in selected {

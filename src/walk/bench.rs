@@ -232,13 +232,15 @@ fn mmu_rate(mode: crate::mm::tlb::Mode, ncpus: usize, duration: u64) -> u64 {
         space::switch_to_kernel_only();
     };
     smp::run_on(helpers, time::secs(30), "mmu bench join", &join);
-    let pa = crate::mm::frames::alloc_phys(1, 1).unwrap_or_else(|e| exit::fail(format_args!("mmu bench: {e}")));
+    let pa =
+        crate::mm::frames::alloc_phys(1, 1).unwrap_or_else(|e| exit::fail(format_args!("mmu bench: {e}")));
     let va = super::arena::THP_BASE;
     mm.switch_to();
     let start = time::now();
     let mut n = 0u64;
     while time::now() - start < duration {
-        mm.map(va, pa, PageSize::Size64K, super::arena::LEAF_FLAGS).unwrap_or_else(|e| exit::fail(format_args!("mmu bench map: {e}")));
+        mm.map(va, pa, PageSize::Size64K, super::arena::LEAF_FLAGS)
+            .unwrap_or_else(|e| exit::fail(format_args!("mmu bench map: {e}")));
         // Touch it so that a translation is cached and the flush has work.
         let _ = crate::mm::probe::load(va);
         mm.unmap(va, PageSize::Size64K).unwrap_or_else(|e| exit::fail(format_args!("mmu bench unmap: {e}")));

@@ -161,7 +161,14 @@ impl Changer<'_> {
         let t0 = crate::time::now();
         let r = REGISTRY.free_table_when_safe(self.strategy, &mm.sync, mask, &platform, tagged, free_tagged);
         let r = self.retry(r, || {
-            REGISTRY.free_table_when_safe(self.strategy, &mm.sync, mm.cpumask(), &Kernel::new(), tagged, free_tagged)
+            REGISTRY.free_table_when_safe(
+                self.strategy,
+                &mm.sync,
+                mm.cpumask(),
+                &Kernel::new(),
+                tagged,
+                free_tagged,
+            )
         });
         self.stats.sync_tb.fetch_add(crate::time::now() - t0, Relaxed);
         match r {
@@ -195,12 +202,7 @@ impl Changer<'_> {
                 .unwrap_or_else(|e| exit::fail(format_args!("split leaf: {e:?}")));
             pgtable::write(t, i, pte.raw());
         }
-        let pde =
-            Pde::table(t, a.shape.nls).unwrap_or_else(|e| exit::fail(format_args!("split table: {e:?}")));
-        arch::sync();
-        pgtable::write(slot.table, slot.index, pde.raw());
-        arch::ptesync();
-        slot.state.store(SPLIT, Release);
+        self.publish_table(slot, t, SPLIT);
         self.stats.splits.fetch_add(1, Relaxed);
     }
 
@@ -330,16 +332,23 @@ impl Changer<'_> {
         }
     }
 
+    /// Makes the filled table `t` visible in `slot`: its entries are
+    /// ordered before the PDE (the smp_wmb of Linux's pmd_install; we use
+    /// the stronger sync), then the slot's state says `state`.
+    fn publish_table(&self, slot: &Slot, t: u64, state: u8) {
+        let pde = Pde::table(t, self.arena.shape.nls)
+            .unwrap_or_else(|e| exit::fail(format_args!("table {t:#x} for slot {:#x}: {e:?}", slot.va)));
+        arch::sync();
+        pgtable::write(slot.table, slot.index, pde.raw());
+        arch::ptesync();
+        slot.state.store(state, Release);
+    }
+
     /// Links an empty page-table page into an EMPTY slot.
     pub fn link_empty_table(&self, slot: &Slot) {
         let a = self.arena;
         let t = pgtable::alloc_table(a.shape.table_bytes);
-        let pde =
-            Pde::table(t, a.shape.nls).unwrap_or_else(|e| exit::fail(format_args!("empty table: {e:?}")));
-        arch::sync();
-        pgtable::write(slot.table, slot.index, pde.raw());
-        arch::ptesync();
-        slot.state.store(TABLE, Release);
+        self.publish_table(slot, t, TABLE);
         self.stats.tables_linked.fetch_add(1, Relaxed);
     }
 

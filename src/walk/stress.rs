@@ -221,7 +221,8 @@ pub fn run(cfg: &RunConfig) -> RunResult {
 
     let job = |cpu: usize| {
         if changers.contains(&cpu) {
-            changer_loop(cfg, &arenas, &stats, cpu, deadline);
+            let beat = (cpu == boot).then_some(counters.as_slice());
+            changer_loop(cfg, &arenas, &stats, cpu, deadline, beat);
         } else {
             walker_loop(cfg, &arenas, &counters[cpu], cpu, foreign.contains(&cpu));
         }
@@ -289,9 +290,38 @@ fn caught(cfg: &RunConfig) -> bool {
         }
 }
 
-fn changer_loop(cfg: &RunConfig, arenas: &[Arena], stats: &Stats, cpu: usize, deadline: u64) {
+/// A long run prints a progress line this often, so a soak shows it is alive.
+const HEARTBEAT_S: u64 = 60;
+
+/// `beat`: the walkers' counters, on the one changer that prints progress.
+fn changer_loop(
+    cfg: &RunConfig,
+    arenas: &[Arena],
+    stats: &Stats,
+    cpu: usize,
+    deadline: u64,
+    beat: Option<&[Counters]>,
+) {
     let mut rng = Rng::new(cfg.seed ^ (cpu as u64 + 1) << 32);
+    let start = time::now();
+    let mut next_beat = start + time::secs(HEARTBEAT_S);
     while time::now() < deadline && !STOP.load(Relaxed) {
+        if let Some(counters) = beat.filter(|_| time::now() >= next_beat) {
+            next_beat += time::secs(HEARTBEAT_S);
+            let walks: u64 = counters.iter().map(|c| c.walks.load(Relaxed)).sum();
+            crate::println!(
+                "stress progress strategy={} t={}s/{}s walks={} splits={} collapses={} zaps={} sync_timeouts={} violations={}",
+                cfg.strategy.name(),
+                time::tb_to_us(time::now() - start) / 1_000_000,
+                time::tb_to_us(deadline - start) / 1_000_000,
+                walks,
+                stats.splits.load(Relaxed),
+                stats.collapses.load(Relaxed),
+                stats.zaps.load(Relaxed),
+                stats.sync_timeouts.load(Relaxed),
+                detect::total()
+            );
+        }
         // Mostly the THP arena; the PUD arena's single slot now and then.
         let a = if arenas.len() > 1 && rng.below(8) == 0 { &arenas[1] } else { &arenas[0] };
         let ch = Changer { arena: a, strategy: cfg.strategy, noflush: cfg.noflush, stats, gap: false };
@@ -488,7 +518,17 @@ fn summary_table(rows: &[(Strategy, RunResult)]) {
     crate::println!("== stress summary ==");
     crate::println!(
         "{:<16} {:<7} {:>10} {:>9} {:>7} {:>9} {:>6} {:>7} {:>7} {:>8} {:>8}",
-        "strategy", "verdict", "violations", "walks", "splits", "collapses", "zaps", "churns", "IPIs", "flushes", "sync ms"
+        "strategy",
+        "verdict",
+        "violations",
+        "walks",
+        "splits",
+        "collapses",
+        "zaps",
+        "churns",
+        "IPIs",
+        "flushes",
+        "sync ms"
     );
     for (st, r) in rows {
         crate::println!(

@@ -402,7 +402,11 @@ fn detector_controls(_: usize) -> Outcome {
     // without add_unless(0) must be seen taking one on a freed page...
     run(alloc::vec![Kind::GupNoRef], Strategy::None, false, Some(What::RefOnFreedPage), CATCH_TB);
     let bad = detect::count(What::RefOnFreedPage);
-    ensure!(bad > 0, "gup without add_unless(0) never took a reference on a freed page in {} s", CATCH_TB / time::secs(1));
+    ensure!(
+        bad > 0,
+        "gup without add_unless(0) never took a reference on a freed page in {} s",
+        CATCH_TB / time::secs(1)
+    );
     // ...while the real one never does (other violations are expected there).
     run(alloc::vec![Kind::Gup], Strategy::None, false, None, CLEAN_TB);
     let good = detect::count(What::RefOnFreedPage);

@@ -135,7 +135,10 @@ impl Bench {
     /// Interquartile range of the overhead (percent), when the kernel gave it.
     pub fn walker_overhead_iqr(&self, strategy: &str) -> Option<(f64, f64)> {
         let w = self.walkers.iter().find(|w| w.get("strategy").and_then(Value::as_str) == Some(strategy))?;
-        Some((w.get("overhead_permille_q1")?.as_f64()? / 10.0, w.get("overhead_permille_q3")?.as_f64()? / 10.0))
+        Some((
+            w.get("overhead_permille_q1")?.as_f64()? / 10.0,
+            w.get("overhead_permille_q3")?.as_f64()? / 10.0,
+        ))
     }
 
     /// The JSON document: meta, every record, and the computed ratios.
@@ -178,48 +181,19 @@ impl Bench {
                 "\n**load = {load}** — ms per munmap of {} THPs (×: ipi / strategy)\n\n",
                 self.thps()
             ));
-            s.push_str("| strategy |");
-            for c in &counts {
-                s.push_str(&format!(" {c} CPUs |"));
-            }
-            s.push_str("\n|---|");
-            for _ in &counts {
-                s.push_str("---|");
-            }
-            s.push('\n');
-            for st in STRATEGIES {
-                s.push_str(&format!("| {st} |"));
-                for &c in &counts {
-                    match (self.munmap_ms(st, c, load), self.ratio(st, c, load)) {
-                        (Some(ms), Some(r)) if st != "ipi" => s.push_str(&format!(" {ms:.2} ({r:.1}×) |")),
-                        (Some(ms), _) => s.push_str(&format!(" {ms:.2} |")),
-                        _ => s.push_str(" – |"),
-                    }
+            ms_table(&mut s, &counts, |st, c| match (self.munmap_ms(st, c, load), self.ratio(st, c, load)) {
+                (Some(ms), Some(r)) if st != "ipi" => format!(" {ms:.2} ({r:.1}×) |"),
+                (Some(ms), _) => format!(" {ms:.2} |"),
+                _ => " – |".to_string(),
+            });
+            s.push_str(&format!("\nserialize part only (ms; ×: ipi / strategy), load = {load}\n\n"));
+            ms_table(&mut s, &counts, |st, c| {
+                match (self.serialize_ms(st, c, load), self.serialize_ratio(st, c, load)) {
+                    (Some(ms), Some(r)) if st != "ipi" => format!(" {ms:.3} ({r:.0}×) |"),
+                    (Some(ms), _) => format!(" {ms:.3} |"),
+                    _ => " – |".to_string(),
                 }
-                s.push('\n');
-            }
-            s.push_str(&format!(
-                "\nserialize part only (ms; ×: ipi / strategy), load = {load}\n\n| strategy |"
-            ));
-            for c in &counts {
-                s.push_str(&format!(" {c} CPUs |"));
-            }
-            s.push_str("\n|---|");
-            for _ in &counts {
-                s.push_str("---|");
-            }
-            s.push('\n');
-            for st in STRATEGIES {
-                s.push_str(&format!("| {st} |"));
-                for &c in &counts {
-                    match (self.serialize_ms(st, c, load), self.serialize_ratio(st, c, load)) {
-                        (Some(ms), Some(r)) if st != "ipi" => s.push_str(&format!(" {ms:.3} ({r:.0}×) |")),
-                        (Some(ms), _) => s.push_str(&format!(" {ms:.3} |")),
-                        _ => s.push_str(" – |"),
-                    }
-                }
-                s.push('\n');
-            }
+            });
         }
         if !self.mmu.is_empty() {
             s.push_str("\n**MMU layer**: map + unmap + flush of a 64 KB page per second (other CPUs in mm_cpumask idle)\n\n| flush | CPUs | ops/s |\n|---|---|---|\n");
@@ -356,6 +330,27 @@ fn fmt_pow10(d: i32) -> String {
         format!("{}", 10u64.pow(d as u32))
     } else {
         format!("{}", 10f64.powi(d))
+    }
+}
+
+/// One markdown table: a row per strategy, a column per CPU count,
+/// each cell rendered by `cell(strategy, cpus)` (ending in " |").
+fn ms_table(s: &mut String, counts: &[u64], cell: impl Fn(&str, u64) -> String) {
+    s.push_str("| strategy |");
+    for c in counts {
+        s.push_str(&format!(" {c} CPUs |"));
+    }
+    s.push_str("\n|---|");
+    for _ in counts {
+        s.push_str("---|");
+    }
+    s.push('\n');
+    for st in STRATEGIES {
+        s.push_str(&format!("| {st} |"));
+        for &c in counts {
+            s.push_str(&cell(st, c));
+        }
+        s.push('\n');
     }
 }
 
