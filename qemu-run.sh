@@ -146,14 +146,18 @@ if [ "$mode" = test ]; then
   fi
 fi
 
+# The verdict goes to the terminal and to the end of the log (test.sh quotes
+# it when a check fails).
+say() { echo "$*" | tee -a "$log" >&2; }
+
 if [ -n "$expect_fail" ]; then
   if [ "$verdict_ok" = 1 ]; then
-    echo "qemu-run: EXPECTED FAILURE did not happen (run passed)" >&2; exit 1
+    say "qemu-run: EXPECTED FAILURE did not happen (run passed)"; exit 1
   fi
   if grep -qE "$expect_fail" "$log"; then
-    echo "qemu-run: failed as expected ($why) [${elapsed}s]" >&2; exit 0
+    say "qemu-run: failed as expected ($why) [${elapsed}s]"; exit 0
   fi
-  echo "qemu-run: failed, but output does not match /$expect_fail/ ($why)" >&2; exit 1
+  say "qemu-run: failed, but output does not match /$expect_fail/ ($why)"; exit 1
 fi
 
 if [ "$mode" = bench ] && [ "$verdict_ok" = 1 ]; then
@@ -164,9 +168,9 @@ if [ "$mode" = bench ] && [ "$verdict_ok" = 1 ]; then
 fi
 
 if [ "$verdict_ok" = 1 ]; then
-  echo "qemu-run: PASS [${elapsed}s]" >&2
+  say "qemu-run: PASS [${elapsed}s]"
   exit 0
 fi
-echo "qemu-run: FAIL: $why [${elapsed}s]" >&2
+say "qemu-run: FAIL: $why [${elapsed}s]"
 [ "$rc" != 0 ] && exit "$rc"
 exit 1

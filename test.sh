@@ -18,9 +18,15 @@ passed=0; failed=0
 mkdir -p results/test-logs
 failures=()
 
-record() { # name status
+record() { # name status [log: its qemu-run verdict is quoted on failure]
   if [ "$2" = 0 ]; then passed=$((passed + 1)); echo "[PASS] $1"
-  else failed=$((failed + 1)); failures+=("$1"); echo "[FAIL] $1"; fi
+  else
+    failed=$((failed + 1)); failures+=("$1"); echo "[FAIL] $1"
+    if [ -n "${3:-}" ]; then
+      grep -a -E '^(qemu-run|inject):|does not name' "$3" | tail -n 3 | sed 's/^/    /'
+      echo "    (log: $3)"
+    fi
+  fi
 }
 
 # --- host crates -------------------------------------------------------------
@@ -57,6 +63,7 @@ qemu_suite() { # name, qemu-run args...
   grep -E '^test .* FAILED' "$log" | sed "s/^/  [$name] /"
   if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
     f=1; failures+=("$name: run failed without a failing test ($(grep -m1 '^FATAL' "$log" || echo "exit $rc"))")
+    grep -a "^qemu-run:" "$log" | tail -n 1 | sed "s/^/    /"
   fi
   passed=$((passed + p)); failed=$((failed + f))
   echo "qemu $name: $p passed, $f failed (exit $rc)"
@@ -76,12 +83,12 @@ rc=$?
 ok=0
 if [ "$rc" = 0 ] && grep -q '^cpus online: 4/4$' results/test-logs/main-job.log \
    && [ "$(grep -c 'verdict=PASS' results/test-logs/main-job.log)" = 5 ]; then ok=1; fi
-record "main-job: cpus online 4/4, five strategies PASS (exit $rc)" $(( 1 - ok ))
+record "main-job: cpus online 4/4, five strategies PASS (exit $rc)" $(( 1 - ok )) results/test-logs/main-job.log
 ./qemu-run.sh --stress --strategy none --duration 10 --smp 2 --log results/test-logs/stress-none.log >/dev/null 2>&1
 rc=$?
 ok=0
 if [ "$rc" = 0 ] && grep -q 'strategy=none verdict=CAUGHT' results/test-logs/stress-none.log; then ok=1; fi
-record "stress-cli: the none control is CAUGHT (exit $rc)" $(( 1 - ok ))
+record "stress-cli: the none control is CAUGHT (exit $rc)" $(( 1 - ok )) results/test-logs/stress-none.log
 
 # --- the image is position independent: it moves itself and boots again -----
 ./qemu-run.sh --test --smp 4 --timeout 300 --log results/test-logs/reloc.log \
@@ -90,7 +97,7 @@ rc=$?
 ok=0
 if [ "$rc" = 0 ] && grep -q 'reloc: this instance was entered at 0x48000000' results/test-logs/reloc.log \
    && grep -q 'image at 0x48000000' results/test-logs/reloc.log; then ok=1; fi
-record "relocated-image-boots-and-passes (exit $rc)" $(( 1 - ok ))
+record "relocated-image-boots-and-passes (exit $rc)" $(( 1 - ok )) results/test-logs/reloc.log
 
 # --- benchmark smoke: one quick run must produce both result files -----------
 rm -f results/bench.json results/bench.svg
@@ -98,19 +105,32 @@ rm -f results/bench.json results/bench.svg
 rc=$?
 ok=0
 if [ "$rc" = 0 ] && [ -s results/bench.json ] && [ -s results/bench.svg ]; then ok=1; fi
-record "bench-smoke-writes-json-and-svg (exit $rc)" $(( 1 - ok ))
+record "bench-smoke-writes-json-and-svg (exit $rc)" $(( 1 - ok )) results/test-logs/bench-smoke.log
 
 # --- failure paths: each must fail, naming its cause --------------------------
 expect_fail() { # name, regex, qemu-run args...
   local name="$1" re="$2"; shift 2
   ./qemu-run.sh --log "results/test-logs/$name.log" --expect-fail "$re" "$@" >/dev/null 2>&1
-  record "$name" $?
+  record "$name" $? "results/test-logs/$name.log"
 }
 expect_fail inject-fail 'FAILED.*injected failure' --test --smp 2 --timeout 120 --append "ktest.filter=inject ktest.inject=fail"
 expect_fail inject-hang 'FATAL: test `inject_hang` timed out' --test --smp 2 --timeout 120 --append "ktest.filter=inject ktest.inject=hang"
 expect_fail inject-exception 'FATAL: unexpected exception: vector 0xe40' --test --smp 2 --timeout 120 --append "ktest.filter=inject ktest.inject=exception"
-expect_fail inject-ipi-timeout 'IPI timeout: inject_ipi_timeout not acknowledged .* by cpu 1' --test --smp 2 --timeout 120 --append "ktest.filter=inject ktest.inject=ipi-timeout ipi.timeout_ms=500"
-expect_fail inject-stall 'FATAL: watchdog: cpu 1 .* made no progress' --test --smp 2 --timeout 120 --append "ktest.filter=inject ktest.inject=stall watchdog.ms=2000"
+# The victim of these two is "the CPU that is not the boot CPU", which skiboot
+# picks differently from run to run: the failure must name the announced one.
+expect_fail_victim() { # name, regex with VICTIM where the cpu number goes, qemu-run args...
+  local name="$1" re="$2"; shift 2
+  local log="results/test-logs/$name.log" rc victim
+  ./qemu-run.sh --log "$log" --expect-fail "${re//VICTIM/[0-9]+}" "$@" >/dev/null 2>&1
+  rc=$?
+  victim=$(sed -n 's/^inject: .* target is cpu \([0-9]*\) .*/\1/p' "$log" | head -n 1)
+  if [ "$rc" = 0 ] && { [ -z "$victim" ] || ! grep -qE "${re//VICTIM/$victim}" "$log"; }; then
+    echo "$name: the failure does not name the victim cpu '${victim:-?}'" >>"$log"; rc=1
+  fi
+  record "$name" "$rc" "$log"
+}
+expect_fail_victim inject-ipi-timeout 'IPI timeout: inject_ipi_timeout not acknowledged .* by cpu VICTIM( |$)' --test --smp 2 --timeout 120 --append "ktest.filter=inject ktest.inject=ipi-timeout ipi.timeout_ms=500"
+expect_fail_victim inject-stall 'FATAL: watchdog: cpu VICTIM .* made no progress' --test --smp 2 --timeout 120 --append "ktest.filter=inject ktest.inject=stall watchdog.ms=2000"
 expect_fail bad-bootarg 'FATAL: unknown bootarg `walk.strategyy`; valid keys:' --smp 1 --timeout 60 --append "walk.strategyy=count"
 expect_fail bad-value 'FATAL: bad value `fast` for bootarg `mmu.flush`' --smp 1 --timeout 60 --append "mmu.flush=fast"
 expect_fail too-little-memory 'FATAL: too little memory' --smp 1 --timeout 60 --append "run=boot mem.min_mb=4096"

@@ -26,6 +26,13 @@ pub fn test_for(what: &str) -> Option<&'static Test> {
     }
 }
 
+/// Names the victim CPU before the injection: the boot CPU (and so the
+/// victim, "some other CPU") differs from run to run, and the host check
+/// compares this line with the CPU the failure message names.
+fn announce(what: &str, target: usize) {
+    crate::println!("inject: {what} target is cpu {target} (PIR {:#x})", percpu::get(target).pir());
+}
+
 fn inject_fail(_: usize) -> Outcome {
     Err(fail!("injected failure (ktest.inject=fail)"))
 }
@@ -50,6 +57,7 @@ fn inject_ipi_timeout(_: usize) -> Outcome {
     let Some(target) = smp::online_mask().iter().find(|&c| c != me) else {
         return Err(fail!("ktest.inject=ipi-timeout needs at least 2 CPUs"));
     };
+    announce("ipi-timeout", target);
     let mut mask = CpuMask::new();
     mask.set(target);
     let hold = time::ms(crate::config::get().u64("ipi.timeout_ms", 5000) + 2000);
@@ -73,6 +81,7 @@ fn inject_stall(_: usize) -> Outcome {
     let Some(target) = smp::online_mask().iter().find(|&c| c != me) else {
         return Err(fail!("ktest.inject=stall needs at least 2 CPUs"));
     };
+    announce("stall", target);
     let mut mask = CpuMask::new();
     mask.set(target);
     // The target spins forever with EE=0 and no progress marks: the
