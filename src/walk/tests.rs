@@ -6,7 +6,7 @@
 use alloc::format;
 use alloc::string::String;
 use core::fmt::Write as _;
-use core::sync::atomic::{AtomicU64, Ordering::*};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering::*};
 
 use walkproto::{CpuMask, Strategy};
 
@@ -95,18 +95,27 @@ fn check_run(rc: &RunConfig, what: &str) -> Outcome {
 // ---------------------------------------------------------------------------
 // The seed's question: does a real-mode, EE=0 walker interlock with the
 // IPI-issuing code? A walker on another CPU registers and holds a walk for
-// 20 ms in real mode; this CPU serializes; did serialize wait for it?
+// 50 ms in real mode; this CPU serializes; did serialize wait for it?
 
 static WALK_START: AtomicU64 = AtomicU64::new(0);
 static WALK_END: AtomicU64 = AtomicU64::new(0);
-const HOLD_TB: u64 = time::ms(20);
+/// When the changer called `serialize` (0: not yet).
+static SERIALIZE_AT: AtomicU64 = AtomicU64::new(0);
+/// Set when the changer's `serialize` returned.
+static SERIALIZE_DONE: AtomicBool = AtomicBool::new(false);
+/// How long the walk is held in real mode. "Did not wait" shows as serialize
+/// returning this much before the walk ended, so it is kept well above a
+/// host scheduling delay of a vCPU thread.
+const HOLD_TB: u64 = time::ms(50);
+const HOLD_MS: u64 = 50;
 
 /// Where the walker opens its interrupt window, if anywhere.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Trap {
     None,
-    /// Registers in virtual mode with EE=1 and keeps EE=1 for a while
-    /// before entering real mode (registration and walk not both EE=0).
+    /// Registers in virtual mode with EE=1 and keeps EE=1 until the
+    /// changer's serialize has had its chance to interrupt it, then enters
+    /// real mode (registration and walk not both EE=0).
     EeBeforeRealMode,
 }
 
@@ -134,12 +143,35 @@ fn hold(g: walkproto::WalkGuard<'_>) -> u64 {
     0
 }
 
+/// The trap case's EE=1 window, between registering and entering real mode.
+/// It is not a fixed time (a changer vCPU the host did not schedule for a few
+/// ms would miss it, and the row would flip for a reason that has nothing to
+/// do with the protocol): it stays open until this CPU has taken a doorbell
+/// (the changer's IPI), or serialize returned without one, or, for strategies
+/// that send none, 5 ms after serialize began; at most 2 s.
+fn ee_window(doorbells_before: u64) {
+    let start = time::now();
+    loop {
+        if percpu::this().doorbells.load(Relaxed) != doorbells_before || SERIALIZE_DONE.load(Acquire) {
+            return;
+        }
+        let at = SERIALIZE_AT.load(Acquire);
+        let now = time::now();
+        if (at != 0 && now.wrapping_sub(at) > time::ms(5)) || now.wrapping_sub(start) > time::secs(2) {
+            return;
+        }
+        arch::cpu_relax();
+    }
+}
+
 /// Returns (serialize finished, walk ended) timestamps.
 fn interlock_case(st: Strategy, foreign: bool, trap: Trap) -> Result<(u64, u64), Fail> {
     let walker = two_cpus()?;
     let mm = Mm::new();
     WALK_START.store(0, Relaxed);
     WALK_END.store(0, Relaxed);
+    SERIALIZE_AT.store(0, Relaxed);
+    SERIALIZE_DONE.store(false, Relaxed);
     let mut done = 0u64;
     let mut err = None;
     let mask = CpuMask::new().with(walker);
@@ -154,8 +186,9 @@ fn interlock_case(st: Strategy, foreign: bool, trap: Trap) -> Result<(u64, u64),
             }
             Trap::EeBeforeRealMode => {
                 let g = REGISTRY.begin_walk(st, &mm.sync, percpu::cpu_id());
+                let doorbells = percpu::this().doorbells.load(Relaxed);
                 WALK_START.store(time::now(), Release);
-                time::delay_tb(time::ms(5)); // EE=1 here: IPIs are taken
+                ee_window(doorbells);
                 realmode::call(real_hold_registered, 0, 0);
                 drop(g);
             }
@@ -169,8 +202,10 @@ fn interlock_case(st: Strategy, foreign: bool, trap: Trap) -> Result<(u64, u64),
             arch::cpu_relax();
         }
         time::delay_tb(time::ms(1));
+        SERIALIZE_AT.store(time::now(), Release);
         let r = REGISTRY.serialize(st, &mm.sync, mm.cpumask(), &Kernel::new());
         done = time::now();
+        SERIALIZE_DONE.store(true, Release);
         if let Err(e) = r {
             err = Some(e);
         }
@@ -226,7 +261,7 @@ fn realmode_interlock(_: usize) -> Outcome {
             }
         }
     }
-    println!("  real-mode walker (IR=DR=0, EE=0, 20 ms) vs serialize:{table}");
+    println!("  real-mode walker (IR=DR=0, EE=0, {HOLD_MS} ms) vs serialize:{table}");
     ensure!(bad.is_empty(), "unexpected interlock results: {bad}");
     Ok(())
 }
