@@ -114,6 +114,8 @@ echo "qemu-run: log -> $log (timeout ${timeout_s}s)" >&2
 filter() {
   if [ "$verbose" = 1 ]; then cat; else grep --line-buffered -v -E '^\[ *[0-9]+\.[0-9]+,[0-9]\] '; fi
 }
+# QEMU's console output -> the log (CRs dropped, line-buffered) and the screen.
+console() { stdbuf -oL tr -d '\r' | tee "$log" | filter; }
 
 # Firmware-stage deadline. skiboot under QEMU TCG was once seen (in ~100 short
 # runs) to stop printing before it started the kernel: that is the emulator or
@@ -131,7 +133,7 @@ run_monitored() { # [deadline]; sets rc; fw_stalled=1 if killed for the firmware
   local deadline="${1:-$fw_deadline}" tmp; tmp=$(mktemp -d)
   : >"$log"
   { timeout --foreground -k 5 "$timeout_s" "${qemu[@]}" </dev/null 2>&1 &
-    echo $! >"$tmp/pid"; wait $!; echo $? >"$tmp/rc"; } | stdbuf -oL tr -d '\r' | tee "$log" | filter &
+    echo $! >"$tmp/pid"; wait $!; echo $? >"$tmp/rc"; } | console &
   local pipe=$! t0; t0=$(date +%s)
   fw_stalled=0; fw_used=$deadline
   while kill -0 "$pipe" 2>/dev/null; do
@@ -151,7 +153,7 @@ run_monitored() { # [deadline]; sets rc; fw_stalled=1 if killed for the firmware
 start=$(date +%s.%N)
 fw_note=""
 if [ "$gdb" = 1 ]; then
-  "${qemu[@]}" 2>&1 | stdbuf -oL tr -d '\r' | tee "$log" | filter
+  "${qemu[@]}" 2>&1 | console
   rc=${PIPESTATUS[0]}
 else
   if [ "${QEMU_RUN_FW_SIMULATE_STALL:-0}" = 1 ]; then run_monitored 0; else run_monitored; fi

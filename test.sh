@@ -109,29 +109,28 @@ if [ "$rc" = 0 ] && [ -s results/bench.json ] && [ -s results/bench.svg ]; then 
 record "bench-smoke-writes-json-and-svg (exit $rc)" $(( 1 - ok )) results/test-logs/bench-smoke.log
 
 # --- failure paths: each must fail, naming its cause --------------------------
+# A regex with VICTIM in it: the victim of that injection is "a CPU that is
+# not the boot CPU", which skiboot picks differently from run to run; the
+# kernel announces it (`inject: ... target is cpu N`) and the failure must
+# name that CPU.
 expect_fail() { # name, regex, qemu-run args...
-  local name="$1" re="$2"; shift 2
-  ./qemu-run.sh --log "results/test-logs/$name.log" --expect-fail "$re" "$@" >/dev/null 2>&1
-  record "$name" $? "results/test-logs/$name.log"
-}
-expect_fail inject-fail 'FAILED.*injected failure' --test --smp 2 --timeout 120 --append "ktest.filter=inject ktest.inject=fail"
-expect_fail inject-hang 'FATAL: test `inject_hang` timed out' --test --smp 2 --timeout 120 --append "ktest.filter=inject ktest.inject=hang"
-expect_fail inject-exception 'FATAL: unexpected exception: vector 0xe40' --test --smp 2 --timeout 120 --append "ktest.filter=inject ktest.inject=exception"
-# The victim of these two is "the CPU that is not the boot CPU", which skiboot
-# picks differently from run to run: the failure must name the announced one.
-expect_fail_victim() { # name, regex with VICTIM where the cpu number goes, qemu-run args...
   local name="$1" re="$2"; shift 2
   local log="results/test-logs/$name.log" rc victim
   ./qemu-run.sh --log "$log" --expect-fail "${re//VICTIM/[0-9]+}" "$@" >/dev/null 2>&1
   rc=$?
-  victim=$(sed -n 's/^inject: .* target is cpu \([0-9]*\) .*/\1/p' "$log" | head -n 1)
-  if [ "$rc" = 0 ] && { [ -z "$victim" ] || ! grep -qE "${re//VICTIM/$victim}" "$log"; }; then
-    echo "$name: the failure does not name the victim cpu '${victim:-?}'" >>"$log"; rc=1
+  if [ "$rc" = 0 ] && [[ "$re" == *VICTIM* ]]; then
+    victim=$(sed -n 's/^inject: .* target is cpu \([0-9]*\) .*/\1/p' "$log" | head -n 1)
+    if [ -z "$victim" ] || ! grep -qE "${re//VICTIM/$victim}" "$log"; then
+      echo "$name: the failure does not name the victim cpu '${victim:-?}'" >>"$log"; rc=1
+    fi
   fi
   record "$name" "$rc" "$log"
 }
-expect_fail_victim inject-ipi-timeout 'IPI timeout: inject_ipi_timeout not acknowledged .* by cpu VICTIM( |$)' --test --smp 2 --timeout 120 --append "ktest.filter=inject ktest.inject=ipi-timeout ipi.timeout_ms=500"
-expect_fail_victim inject-stall 'FATAL: watchdog: cpu VICTIM .* made no progress' --test --smp 2 --timeout 120 --append "ktest.filter=inject ktest.inject=stall watchdog.ms=2000"
+expect_fail inject-fail 'FAILED.*injected failure' --test --smp 2 --timeout 120 --append "ktest.filter=inject ktest.inject=fail"
+expect_fail inject-hang 'FATAL: test `inject_hang` timed out' --test --smp 2 --timeout 120 --append "ktest.filter=inject ktest.inject=hang"
+expect_fail inject-exception 'FATAL: unexpected exception: vector 0xe40' --test --smp 2 --timeout 120 --append "ktest.filter=inject ktest.inject=exception"
+expect_fail inject-ipi-timeout 'IPI timeout: inject_ipi_timeout not acknowledged .* by cpu VICTIM( |$)' --test --smp 2 --timeout 120 --append "ktest.filter=inject ktest.inject=ipi-timeout ipi.timeout_ms=500"
+expect_fail inject-stall 'FATAL: watchdog: cpu VICTIM .* made no progress' --test --smp 2 --timeout 120 --append "ktest.filter=inject ktest.inject=stall watchdog.ms=2000"
 expect_fail bad-bootarg 'FATAL: unknown bootarg `walk.strategyy`; valid keys:' --smp 1 --timeout 60 --append "walk.strategyy=count"
 expect_fail bad-value 'FATAL: bad value `fast` for bootarg `mmu.flush`' --smp 1 --timeout 60 --append "mmu.flush=fast"
 expect_fail too-little-memory 'FATAL: too little memory' --smp 1 --timeout 60 --append "run=boot mem.min_mb=4096"

@@ -207,6 +207,13 @@ pub fn acked_all(mask: CpuMask) -> bool {
 /// An empty IPI function: acknowledging it proves the target took an interrupt.
 pub fn ipi_nop(_: u64) {}
 
+/// The lowest-numbered online CPU other than this one, if any (for work
+/// that needs a second CPU).
+pub fn other_online_cpu() -> Option<usize> {
+    let me = percpu::cpu_id();
+    online_mask().iter().find(|&c| c != me)
+}
+
 /// All CPUs that are online. (Relaxed loads and one acquire fence: an
 /// acquire load is `isync` on Power, which QEMU turns into the end of a
 /// translation block — a host-side full barrier that changer paths must

@@ -100,11 +100,6 @@ fn ipi_all_to_all(cpu: usize) -> Outcome {
 }
 
 /// Picks an online CPU other than this one.
-fn other_cpu() -> Option<usize> {
-    let me = percpu::cpu_id();
-    smp::online_mask().iter().find(|&c| c != me)
-}
-
 static HOLD_RELEASE: AtomicU64 = AtomicU64::new(0);
 static HOLDING: AtomicU64 = AtomicU64::new(0);
 
@@ -136,7 +131,7 @@ fn with_cpu_ee_off<R>(target: usize, hold: u64, during: impl FnOnce() -> R) -> R
 }
 
 fn ipi_waits_for_ee_off(_: usize) -> Outcome {
-    let Some(target) = other_cpu() else { return Err(skip("needs 2 CPUs")) };
+    let Some(target) = smp::other_online_cpu() else { return Err(skip("needs 2 CPUs")) };
     let hold = time::ms(300);
     let mut mask = CpuMask::new();
     mask.set(target);
@@ -156,7 +151,7 @@ fn ipi_waits_for_ee_off(_: usize) -> Outcome {
 }
 
 fn ipi_timeout_names_cpu(_: usize) -> Outcome {
-    let Some(target) = other_cpu() else { return Err(skip("needs 2 CPUs")) };
+    let Some(target) = smp::other_online_cpu() else { return Err(skip("needs 2 CPUs")) };
     let mut mask = CpuMask::new();
     mask.set(target);
     smp::set_ipi_timeout_ms(100);

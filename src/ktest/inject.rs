@@ -3,7 +3,7 @@
 
 use walkproto::CpuMask;
 
-use super::{Outcome, Scope, Test};
+use super::{Fail, Outcome, Scope, Test};
 use crate::{arch, fail, percpu, smp, time};
 
 static FAIL: Test = Test { name: "inject_fail", scope: Scope::Boot, timeout_ms: 1000, run: inject_fail };
@@ -26,11 +26,15 @@ pub fn test_for(what: &str) -> Option<&'static Test> {
     }
 }
 
-/// Names the victim CPU before the injection: the boot CPU (and so the
-/// victim, "some other CPU") differs from run to run, and the host check
-/// compares this line with the CPU the failure message names.
-fn announce(what: &str, target: usize) {
+/// Picks the victim of an injection, a CPU other than this (the boot) one,
+/// and names it: skiboot picks the boot CPU differently from run to run, and
+/// the host check compares this line with the CPU the failure message names.
+fn victim(what: &str) -> Result<usize, Fail> {
+    let Some(target) = smp::other_online_cpu() else {
+        return Err(fail!("ktest.inject={what} needs at least 2 CPUs"));
+    };
     crate::println!("inject: {what} target is cpu {target} (PIR {:#x})", percpu::get(target).pir());
+    Ok(target)
 }
 
 fn inject_fail(_: usize) -> Outcome {
@@ -53,11 +57,7 @@ fn inject_exception(_: usize) -> Outcome {
 }
 
 fn inject_ipi_timeout(_: usize) -> Outcome {
-    let me = percpu::cpu_id();
-    let Some(target) = smp::online_mask().iter().find(|&c| c != me) else {
-        return Err(fail!("ktest.inject=ipi-timeout needs at least 2 CPUs"));
-    };
-    announce("ipi-timeout", target);
+    let target = victim("ipi-timeout")?;
     let mut mask = CpuMask::new();
     mask.set(target);
     let hold = time::ms(crate::config::get().u64("ipi.timeout_ms", 5000) + 2000);
@@ -77,11 +77,7 @@ fn inject_ipi_timeout(_: usize) -> Outcome {
 }
 
 fn inject_stall(_: usize) -> Outcome {
-    let me = percpu::cpu_id();
-    let Some(target) = smp::online_mask().iter().find(|&c| c != me) else {
-        return Err(fail!("ktest.inject=stall needs at least 2 CPUs"));
-    };
-    announce("stall", target);
+    let target = victim("stall")?;
     let mut mask = CpuMask::new();
     mask.set(target);
     // The target spins forever with EE=0 and no progress marks: the

@@ -65,7 +65,7 @@ pub fn lockstep(
     stop_on_violation: bool,
 ) -> RaceResult {
     let me = percpu::cpu_id();
-    let Some(walker_cpu) = smp::online_mask().iter().find(|&c| c != me) else {
+    let Some(walker_cpu) = smp::other_online_cpu() else {
         exit::fail(format_args!("lock-step race needs 2 CPUs"));
     };
     let mm = Mm::new();

@@ -71,8 +71,7 @@ const CLEAN_CPUS: usize = 8;
 const CATCH_DELAY_TB: u64 = time::ns(20_000);
 
 fn two_cpus() -> Result<usize, Fail> {
-    let me = percpu::cpu_id();
-    smp::online_mask().iter().find(|&c| c != me).ok_or_else(|| crate::ktest::skip("needs at least 2 CPUs"))
+    smp::other_online_cpu().ok_or_else(|| crate::ktest::skip("needs at least 2 CPUs"))
 }
 
 fn check_run(rc: &RunConfig, what: &str) -> Outcome {
@@ -106,8 +105,8 @@ static SERIALIZE_DONE: AtomicBool = AtomicBool::new(false);
 /// How long the walk is held in real mode. "Did not wait" shows as serialize
 /// returning this much before the walk ended, so it is kept well above a
 /// host scheduling delay of a vCPU thread.
-const HOLD_TB: u64 = time::ms(50);
 const HOLD_MS: u64 = 50;
+const HOLD_TB: u64 = time::ms(HOLD_MS);
 
 /// Where the walker opens its interrupt window, if anywhere.
 #[derive(Clone, Copy, PartialEq, Eq)]

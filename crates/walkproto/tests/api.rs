@@ -373,19 +373,31 @@ fn count_wait_times_out_naming_mm_and_count() {
     assert!(p.sent().is_empty(), "count-wait never IPIs");
 }
 
-#[test]
-fn count_wait_returns_when_the_walker_leaves() {
-    let reg = Arc::new(SmallRegistry::new());
-    let mm = Arc::new(MmSync::new(1));
-    let (reg2, mm2) = (reg.clone(), mm.clone());
+/// Starts a walker thread on `cpu` that holds a walk for 20 ms; returns once
+/// the walk has begun.
+fn walker_holding(
+    reg: &Arc<SmallRegistry>,
+    mm: &Arc<MmSync>,
+    strategy: Strategy,
+    cpu: usize,
+) -> thread::JoinHandle<()> {
+    let (reg, mm) = (reg.clone(), mm.clone());
     let (tx, rx) = std::sync::mpsc::channel();
     let walker = thread::spawn(move || {
-        let guard = reg2.begin_walk(Strategy::CountWait, &mm2, 1);
+        let guard = reg.begin_walk(strategy, &mm, cpu);
         tx.send(()).unwrap();
         thread::sleep(Duration::from_millis(20));
         drop(guard);
     });
     rx.recv().unwrap();
+    walker
+}
+
+#[test]
+fn count_wait_returns_when_the_walker_leaves() {
+    let reg = Arc::new(SmallRegistry::new());
+    let mm = Arc::new(MmSync::new(1));
+    let walker = walker_holding(&reg, &mm, Strategy::CountWait, 1);
     let mut p = FakePlatform::new(0, 4);
     p.timeout = u64::MAX;
     let stats = reg.serialize(Strategy::CountWait, &mm, mask(&[0, 1]), &p).unwrap();
@@ -398,15 +410,7 @@ fn count_wait_returns_when_the_walker_leaves() {
 fn rcu_serialize_waits_for_reader_then_passes() {
     let reg = Arc::new(SmallRegistry::new());
     let mm = Arc::new(MmSync::new(1));
-    let (reg2, mm2) = (reg.clone(), mm.clone());
-    let (tx, rx) = std::sync::mpsc::channel();
-    let walker = thread::spawn(move || {
-        let guard = reg2.begin_walk(Strategy::Rcu, &mm2, 3);
-        tx.send(()).unwrap();
-        thread::sleep(Duration::from_millis(20));
-        drop(guard);
-    });
-    rx.recv().unwrap();
+    let walker = walker_holding(&reg, &mm, Strategy::Rcu, 3);
     let mut p = FakePlatform::new(0, 4);
     p.timeout = u64::MAX;
     let stats = reg.serialize(Strategy::Rcu, &mm, mask(&[0]), &p).unwrap();
