@@ -95,18 +95,7 @@ fn helper_loop(load: Load, arena: &Arena, strategy: Strategy, counters: &Counter
         Load::Idle => {}
         Load::Walkers => {
             while !STOP.load(Relaxed) {
-                let w = Walk {
-                    arena,
-                    strategy,
-                    kind: Kind::Gup,
-                    slot: rng.below(arena.slots.len()),
-                    sub: rng.below(arena.shape.subs),
-                    delay_tb: time::ns(1000),
-                    ee_window: false,
-                    gap: false,
-                    counters,
-                };
-                walkers::walk_once(&w);
+                walkers::walk_once(&gup_walk(arena, strategy, &mut rng, time::ns(1000), counters));
                 time::delay_tb(rng.next() % time::ns(4000));
                 watchdog::progress();
             }
@@ -119,6 +108,28 @@ fn helper_loop(load: Load, arena: &Arena, strategy: Strategy, counters: &Counter
         }
     }
     space::switch_to_kernel_only();
+}
+
+/// The benchmark's walker: a gup-like walk of a random slot and subpage,
+/// holding it for `delay_tb`.
+fn gup_walk<'a>(
+    arena: &'a Arena,
+    strategy: Strategy,
+    rng: &mut Rng,
+    delay_tb: u64,
+    counters: &'a Counters,
+) -> Walk<'a> {
+    Walk {
+        arena,
+        strategy,
+        kind: Kind::Gup,
+        slot: rng.below(arena.slots.len()),
+        sub: rng.below(arena.shape.subs),
+        delay_tb,
+        ee_window: false,
+        gap: false,
+        counters,
+    }
 }
 
 fn measure_cell(strategy: Strategy, ncpus: usize, load: Load, thps: usize) -> Cell {
@@ -202,18 +213,7 @@ fn walker_rate(arena: &Arena, strategy: Strategy, duration: u64) -> u64 {
     let start = time::now();
     let mut n = 0u64;
     while time::now() - start < duration {
-        let w = Walk {
-            arena,
-            strategy,
-            kind: Kind::Gup,
-            slot: rng.below(arena.slots.len()),
-            sub: rng.below(arena.shape.subs),
-            delay_tb: 0,
-            ee_window: false,
-            gap: false,
-            counters: &counters,
-        };
-        walkers::walk_once(&w);
+        walkers::walk_once(&gup_walk(arena, strategy, &mut rng, 0, &counters));
         n += 1;
     }
     n * time::secs(1) / (time::now() - start).max(1)
