@@ -251,9 +251,11 @@ impl Walk<'_> {
     fn gup(&self, real: bool, ptr: (u64, usize), e: u64, fi: usize, checked: Option<u64>) {
         let a = self.arena;
         let f = &a.folios[fi];
+        let mut took_free = false;
         if self.kind == Kind::GupNoRef {
             // Control: a plain increment, even of a free folio.
             if f.refcount.fetch_add(1, Acquire) == 0 {
+                took_free = true;
                 self.violation(What::RefOnFreedPage, e, 0);
             }
         } else if !f.try_get() {
@@ -274,10 +276,16 @@ impl Walk<'_> {
                 self.violation(What::FreedPageData, e, v);
             }
         }
-        if self.kind == Kind::GupNoRef {
-            // Undo our increment without freeing anything twice.
+        if took_free {
+            // Take back the increment of a free folio (the violation above)
+            // without freeing it a second time.
             f.refcount.fetch_sub(1, Release);
         } else {
+            // put_page, for the control too: if a zap dropped the mapping's
+            // reference meanwhile, ours is the last and frees the folio. (A
+            // bare decrement here leaked such folios: refcount 0 but never
+            // freed, so after a few seconds no THP could be populated, no
+            // huge leaf was left to walk, and the control could go uncaught.)
             a.put_folio(fi);
         }
     }
