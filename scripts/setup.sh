@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Idempotent, non-interactive setup for Debian 12 (run as root or with sudo).
-# Installs only what ../shared/platform.md names: Debian's Rust 1.96 + std sources
-# (for -Zbuild-std), ppc64le binutils, QEMU 10 from bookworm-backports.
+# Installs Debian's Rust 1.96 + std sources (for -Zbuild-std), ppc64le binutils and
+# QEMU 10 from bookworm-backports.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
@@ -23,8 +23,35 @@ if have_all; then
 fi
 
 echo "setup: installing toolchain packages"
+# The archive URI of the Debian source apt already uses for bookworm (deb822 or
+# one-line format), so backports comes from the same place, mirror or not.
+debian_uri() {
+  local f uri
+  for f in /etc/apt/sources.list.d/*.sources; do
+    [ -f "$f" ] || continue
+    uri=$(awk '
+      /^[[:space:]]*$/ { if (ok && u != "") { print u; exit }; ok = 0; u = ""; next }
+      /^URIs:/ { u = $2 }
+      /^Suites:/ { for (i = 2; i <= NF; i++) if ($i == "bookworm") ok = 1 }
+      END { if (ok && u != "") print u }' "$f" | head -n1)
+    [ -n "$uri" ] && { echo "$uri"; return 0; }
+  done
+  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+    [ -f "$f" ] || continue
+    uri=$(awk '$1 == "deb" { i = 2; if ($2 ~ /^\[/) { while ($i !~ /\]$/) i++; i++ }
+                             if ($(i + 1) == "bookworm") { print $i; exit } }' "$f")
+    [ -n "$uri" ] && { echo "$uri"; return 0; }
+  done
+  return 1
+}
+
 if ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
-  echo 'deb http://deb.debian.org/debian bookworm-backports main' |
+  uri=$(debian_uri) || {
+    echo "setup: ERROR: no enabled Debian 'bookworm' source in /etc/apt; cannot derive bookworm-backports" >&2
+    exit 1
+  }
+  echo "setup: adding bookworm-backports from $uri"
+  echo "deb $uri bookworm-backports main" |
     $SUDO tee /etc/apt/sources.list.d/bookworm-backports.list >/dev/null
 fi
 $SUDO apt-get update -qq -o Acquire::Retries=3 || $SUDO apt-get update -qq -o Acquire::Retries=3
