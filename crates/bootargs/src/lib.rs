@@ -34,6 +34,10 @@ pub struct KeySpec {
     pub key: &'static str,
     /// Accepted values.
     pub kind: Kind,
+    /// The value used when the key is absent, written as it would be on the
+    /// command line (it must parse as `kind`; [`check_schema`] verifies), or
+    /// `None` when absence has a meaning of its own (the reader gets `None`).
+    pub default: Option<&'static str>,
     /// One-line description (printed in error messages and `--help` lists).
     pub help: &'static str,
 }
@@ -87,6 +91,9 @@ impl fmt::Display for Error<'_> {
                         f.write_str(", ")?;
                     }
                     write!(f, "{}=<{}>", spec.key, spec.kind)?;
+                    if let Some(d) = spec.default {
+                        write!(f, " (default {d})")?;
+                    }
                 }
                 Ok(())
             }
@@ -159,6 +166,27 @@ impl<'a> Args<'a> {
         self.lookup(key)
     }
 
+    /// The value given for `key`, else its schema default; `None` only for a
+    /// key without a default that was not given.
+    ///
+    /// # Panics
+    /// If `key` is not in the schema, or its default does not parse: both are
+    /// programming errors, which the schema owner's host tests catch by reading
+    /// every key once (see [`check_schema`]).
+    pub fn value(&self, key: &str) -> Option<Value<'a>> {
+        let Some(idx) = self.schema.iter().position(|s| s.key == key) else {
+            panic!("bootarg key `{key}` is read but not declared in the schema");
+        };
+        if let Some(v) = self.find(idx) {
+            return Some(v);
+        }
+        let spec = &self.schema[idx];
+        spec.default.map(|d| match parse_value(spec, Some(d)) {
+            Ok(v) => v,
+            Err(_) => panic!("schema default `{d}` of `{key}` is not {}", spec.kind),
+        })
+    }
+
     /// Integer value of `key`, or `default`.
     pub fn u64_or(&self, key: &str, default: u64) -> u64 {
         match self.get(key) {
@@ -200,6 +228,46 @@ impl<'a> Args<'a> {
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
+}
+
+/// A problem in a schema itself (not in a command line).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SchemaError {
+    /// A key that the command-line syntax could never spell.
+    BadKey(&'static str),
+    /// The same key declared twice.
+    DuplicateKey(&'static str),
+    /// A default that does not parse as the key's kind.
+    BadDefault(&'static str),
+}
+
+impl fmt::Display for SchemaError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SchemaError::BadKey(k) => write!(f, "schema key `{k}` is not [a-z0-9._-]+"),
+            SchemaError::DuplicateKey(k) => write!(f, "schema key `{k}` declared twice"),
+            SchemaError::BadDefault(k) => write!(f, "schema default of `{k}` does not parse as its kind"),
+        }
+    }
+}
+
+/// Checks a schema: keys valid and unique, every default parses as its kind.
+/// Schema owners call it from a host test.
+pub fn check_schema(schema: &'static [KeySpec]) -> Result<(), SchemaError> {
+    for (i, spec) in schema.iter().enumerate() {
+        if !valid_key(spec.key) {
+            return Err(SchemaError::BadKey(spec.key));
+        }
+        if schema[..i].iter().any(|s| s.key == spec.key) {
+            return Err(SchemaError::DuplicateKey(spec.key));
+        }
+        if let Some(d) = spec.default {
+            if parse_value(spec, Some(d)).is_err() {
+                return Err(SchemaError::BadDefault(spec.key));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn valid_key(key: &str) -> bool {
@@ -272,11 +340,11 @@ mod tests {
     use proptest::prelude::*;
 
     static SCHEMA: &[KeySpec] = &[
-        KeySpec { key: "walk.strategy", kind: Kind::Enum(&["ipi", "count", "none"]), help: "strategy" },
-        KeySpec { key: "walk.delay_ns", kind: Kind::U64 { min: 0, max: 1_000_000 }, help: "delay" },
-        KeySpec { key: "verbose", kind: Kind::Bool, help: "chatty" },
-        KeySpec { key: "seed", kind: Kind::U64 { min: 0, max: u64::MAX }, help: "seed" },
-        KeySpec { key: "ktest.filter", kind: Kind::Str, help: "filter" },
+        KeySpec { key: "walk.strategy", kind: Kind::Enum(&["ipi", "count", "none"]), default: None, help: "strategy" },
+        KeySpec { key: "walk.delay_ns", kind: Kind::U64 { min: 0, max: 1_000_000 }, default: Some("2000"), help: "delay" },
+        KeySpec { key: "verbose", kind: Kind::Bool, default: None, help: "chatty" },
+        KeySpec { key: "seed", kind: Kind::U64 { min: 0, max: u64::MAX }, default: Some("1"), help: "seed" },
+        KeySpec { key: "ktest.filter", kind: Kind::Str, default: None, help: "filter" },
     ];
 
     #[test]
@@ -335,18 +403,51 @@ mod tests {
 
     #[test]
     fn too_many() {
-        static BIG: &[KeySpec] = &[KeySpec { key: "x", kind: Kind::Bool, help: "" }];
+        static BIG: &[KeySpec] = &[KeySpec { key: "x", kind: Kind::Bool, default: None, help: "" }];
         // Duplicates are caught first, so use a schema-free way to reach the limit:
         let line = "x ".repeat(2);
         assert!(matches!(Args::parse(&line, BIG), Err(Error::Duplicate { .. })));
         let keys: Vec<String> = (0..=MAX_ARGS).map(|i| format!("k{i}")).collect();
         let specs: Vec<KeySpec> = keys
             .iter()
-            .map(|k| KeySpec { key: Box::leak(k.clone().into_boxed_str()), kind: Kind::Bool, help: "" })
+            .map(|k| KeySpec { key: Box::leak(k.clone().into_boxed_str()), kind: Kind::Bool, default: None, help: "" })
             .collect();
         let schema: &'static [KeySpec] = Box::leak(specs.into_boxed_slice());
         let line = keys.join(" ");
         assert_eq!(Args::parse(&line, schema).unwrap_err(), Error::TooMany);
+    }
+
+    #[test]
+    fn value_falls_back_to_the_schema_default() {
+        let a = Args::parse("", SCHEMA).unwrap();
+        assert_eq!(a.value("walk.delay_ns"), Some(Value::U64(2000)));
+        assert_eq!(a.value("seed"), Some(Value::U64(1)));
+        assert_eq!(a.value("verbose"), None);
+        let a = Args::parse("walk.delay_ns=7 verbose", SCHEMA).unwrap();
+        assert_eq!(a.value("walk.delay_ns"), Some(Value::U64(7)));
+        assert_eq!(a.value("verbose"), Some(Value::Bool(true)));
+    }
+
+    #[test]
+    #[should_panic(expected = "not declared in the schema")]
+    fn reading_an_undeclared_key_panics() {
+        let a = Args::parse("", SCHEMA).unwrap();
+        let _ = a.value("walk.delayns");
+    }
+
+    #[test]
+    fn schema_checks() {
+        assert_eq!(check_schema(SCHEMA), Ok(()));
+        static BAD_DEFAULT: &[KeySpec] =
+            &[KeySpec { key: "n", kind: Kind::U64 { min: 1, max: 2 }, default: Some("3"), help: "" }];
+        assert_eq!(check_schema(BAD_DEFAULT), Err(SchemaError::BadDefault("n")));
+        static DUP: &[KeySpec] = &[
+            KeySpec { key: "n", kind: Kind::Bool, default: None, help: "" },
+            KeySpec { key: "n", kind: Kind::Bool, default: None, help: "" },
+        ];
+        assert_eq!(check_schema(DUP), Err(SchemaError::DuplicateKey("n")));
+        static BAD_KEY: &[KeySpec] = &[KeySpec { key: "N", kind: Kind::Bool, default: None, help: "" }];
+        assert_eq!(check_schema(BAD_KEY), Err(SchemaError::BadKey("N")));
     }
 
     #[test]
