@@ -38,7 +38,16 @@ USAGE
 smp="4"; machine="powernv9"; mem="2G"; mode="main"; append=""; timeout_s=300
 gdb=0; profile="debug"; log="results/last-run.log"; verbose=0; expect_fail=""
 strategy=""; duration=""; quick=0; smp_given=0; timeout_given=0
+# An option that takes a value must have one (not another option).
+need() { # option, remaining-arg-count, next-arg
+  if [ "$2" -lt 2 ] || [[ "$3" == --* ]]; then
+    echo "qemu-run: option $1 needs a value" >&2; usage >&2; exit 2
+  fi
+}
 while [ $# -gt 0 ]; do
+  case "$1" in
+    --smp|--machine|--mem|--strategy|--duration|--append|--timeout|--log|--expect-fail) need "$1" $# "${2:-}" ;;
+  esac
   case "$1" in
     --smp) smp="$2"; smp_given=1; shift 2 ;;
     --machine) machine="$2"; shift 2 ;;

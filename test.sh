@@ -50,6 +50,12 @@ cargo_suite host-crates /usr/bin/cargo test --workspace --exclude kernel --relea
 # loom model of the walker-registry protocol (its own cfg and target dir)
 cargo_suite loom-model RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom /usr/bin/cargo test -p walkproto --release
 
+# --- the kernel's structure: no import circles, every import points down ----
+python3 scripts/check-layers.py > results/test-logs/check-layers.log 2>&1
+rc=$?
+tail -n 1 results/test-logs/check-layers.log
+record "kernel-layers-no-circles-no-upward-imports" "$rc" results/test-logs/check-layers.log
+
 # --- in-QEMU suites ----------------------------------------------------------
 qemu_suite() { # name, qemu-run args...
   local name="$1"; shift

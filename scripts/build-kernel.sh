@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the kernel ELF: scripts/build-kernel.sh [debug|release]
-# Uses Debian's Rust (platform.md): rustup's proxies may come first in PATH.
+# Uses Debian's Rust (rustc-web, with std sources for -Zbuild-std): rustup's
+# proxies may come first in PATH, so the binaries are named explicitly.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 profile="${1:-debug}"

@@ -1,9 +1,17 @@
 //! A bare-metal ppc64le kernel that tests lockless page-table walkers against
 //! THP split/collapse/teardown on real radix page tables (QEMU powernv, POWER9).
 //!
-//! Boot order (this file, top to bottom): firmware hand-off → device tree →
-//! bootargs → per-CPU areas → memory (frames, heap) → interrupts → secondary
-//! threads → radix MMU → the selected run (tests, stress, benchmark).
+//! `kernel_entry` below is the boot order, one step per line. The layers,
+//! each importing only from those below it:
+//!
+//! ```text
+//! main, platform, bringup, report, reloc   the top: boot order, run dispatch
+//! walk                                     walkers, changers, strategies, stress, benchmark
+//! mm                                       frames, page tables, MMU, TLB flushes, address spaces
+//! ktest                                    the in-kernel test framework (+ boot tests)
+//! sys                                      console, config, per-CPU, time, OPAL, traps, IPIs, exit
+//! arch                                     one wrapper per instruction / SPR (the only inline asm)
+//! ```
 #![no_std]
 #![no_main]
 #![deny(clippy::undocumented_unsafe_blocks)]
@@ -14,23 +22,19 @@ extern crate alloc;
 use core::arch::global_asm;
 
 #[macro_use]
-mod console;
+mod sys;
 mod arch;
-mod config;
-mod exit;
+mod boot_tests;
+mod bringup;
 mod ktest;
 mod mm;
-mod opal;
-mod percpu;
 mod platform;
-mod realmode;
 mod reloc;
 mod report;
-mod smp;
-mod time;
-mod trap;
 mod walk;
-mod watchdog;
+
+use sys::config::{self, Config, RunMode};
+use sys::{exit, opal, percpu, smp, time, watchdog};
 
 global_asm!(
     concat!(
@@ -58,68 +62,40 @@ extern "C" fn kernel_entry(
 ) -> ! {
     let entry_tb = time::now();
     let mut phases = report::Phases::new(entry_tb);
-    opal::set_entry(opal_base, opal_entry);
-    let dt = platform::read_device_tree(fdt);
-    println!("\nwalker-testbed: booting on {} (image at {:#x}, FDT at {:#x})", dt.model, load_phys, fdt);
-    if bad_relocs != 0 {
-        exit::fail(format_args!("image has {bad_relocs} relocations other than R_PPC64_RELATIVE"));
-    }
-    let cfg = config::init(dt.bootargs).unwrap_or_else(|e| exit::fail(format_args!("{e}")));
-    exit::set_mode(cfg.choice("exit", "qemu"));
+    opal::set_entry(opal_base, opal_entry); // firmware calls (console) work from here
+    let dt = platform::read_device_tree(fdt); // the FDT, validated; a bad one fails the run
+    report::banner(&dt, load_phys, bad_relocs); // first line; refuses foreign relocations
+    let cfg = config::init(dt.bootargs).unwrap_or_else(|e| exit::fail(format_args!("{e}"))); // typed bootargs
+    exit::set_mode(cfg.exit); // how success and failure end the run
     phases.mark("device tree + bootargs");
-    mm::frames::init(&dt, load_phys, cfg);
-    reloc::maybe_move(cfg, fdt, load_phys, handoff);
-    platform::init_cpus(&dt, cfg);
+    mm::frames::init(&dt.tree, load_phys, &cfg.mem); // frame allocator and heap, honouring reservations
+    reloc::maybe_move(&cfg.reloc, fdt, load_phys, handoff); // relocation test: re-enter from a copy
+    bringup::init_cpus(&dt.tree, &cfg.smp); // CPU list; the boot CPU's per-CPU area
     phases.mark("frames + heap + per-cpu");
-    platform::init_interrupts(load_phys);
+    platform::init_interrupts(load_phys); // OPAL: LE interrupts + radix on every thread; our vectors
     phases.mark("OPAL reinit + vectors");
-    mm::mmu::init(&dt);
-    mm::tlb::configure(
-        if cfg.choice("mmu.flush", "tlbie") == "ipi" { mm::tlb::Mode::Ipi } else { mm::tlb::Mode::Tlbie },
-        cfg.args.bool_or("mmu.p9_errata", true),
-    );
+    mm::mmu::init(&dt.tree); // partition and process tables, the linear map
+    mm::tlb::init(&cfg.mmu); // flush mode (tlbie or IPI + tlbiel), POWER9 errata fixups
     phases.mark("radix tables");
-    cpu_setup();
+    bringup::cpu_setup(); // boot CPU: LPCR, MMU on, decrementer, EE on
     phases.mark("boot cpu setup (MMU on)");
-    smp::init_ipis();
-    smp::set_ipi_timeout_ms(cfg.u64("ipi.timeout_ms", 5000));
-    platform::bring_up_secondaries(cfg, entry_tb);
+    smp::init(cfg.smp.ipi_timeout_ms); // IPI call slots and their timeout
+    bringup::start_secondaries(&cfg.smp, entry_tb); // every other thread online, or fail naming it
     phases.mark("secondaries online");
-    watchdog::enable(cfg.u64("watchdog.ms", 10_000));
-    walk::REGISTRY.set_store_delay_emulation(cfg.choice("walk.weakmem", "off") == "emulate");
+    watchdog::enable(cfg.smp.watchdog_ms); // stuck-CPU watchdog on every tick
+    walk::configure(&cfg.walk); // the walker registry's settings
     phases.print();
     report::boot_report(&dt);
     run(cfg)
 }
 
-/// Per-CPU machine setup, on every CPU before it takes interrupts: LPCR,
-/// radix translation on, machine checks on, decrementer armed, EE on.
-pub fn cpu_setup() {
-    let lpcr = arch::mfspr::<{ arch::SPR_LPCR }>();
-    // No hypervisor-decrementer or virtualization interrupts; externals (unused)
-    // go to the hypervisor (LPES=0). AIL stays 0 until the MMU is on.
-    let lpcr = lpcr & !(arch::LPCR_HDICE | arch::LPCR_HVICE | arch::LPCR_LPES | arch::LPCR_AIL);
-    // SAFETY: the bits cleared only stop interrupt sources we do not use and
-    // keep interrupt delivery in real mode at the vectors we installed.
-    unsafe { arch::mtspr::<{ arch::SPR_LPCR }>(lpcr) };
-    arch::isync();
-    mm::mmu::enable_on_this_cpu();
-    time::arm_decrementer();
-    // SAFETY: vectors and this CPU's per-CPU area are set up (callers run
-    // after percpu::activate and trap::install_vectors), so machine checks
-    // and external-class interrupts can be taken.
-    unsafe {
-        arch::mtmsrd(arch::mfmsr() | arch::MSR_ME | arch::MSR_RI);
-        arch::mtmsrd_ee_ri(arch::MSR_EE | arch::MSR_RI);
-    }
-}
-
 /// Runs what `run=` asked for, then powers off (or fails).
-fn run(cfg: &config::Config) -> ! {
-    match cfg.choice("run", "main") {
-        "boot" => exit::success(),
-        "test" => {
-            let (passed, failed) = ktest::run_all();
+fn run(cfg: &'static Config<'static>) -> ! {
+    match cfg.run.mode {
+        RunMode::Boot => exit::success(),
+        RunMode::Test => {
+            let suites = [boot_tests::TESTS, mm::tests::TESTS, walk::tests::TESTS];
+            let (passed, failed) = ktest::run_all(&cfg.test, &suites);
             println!("{passed} passed, {failed} failed");
             if failed == 0 {
                 exit::success()
@@ -127,21 +103,14 @@ fn run(cfg: &config::Config) -> ! {
                 exit::fail(format_args!("{failed} test(s) failed"))
             }
         }
-        "stress" => walk::stress::run_cli(cfg),
-        "bench" => walk::bench::run_cli(cfg),
-        _ => walk::stress::run_main_job(cfg),
+        RunMode::Stress => walk::cli::stress(cfg),
+        RunMode::Bench => walk::bench::run(cfg),
+        RunMode::Main => walk::cli::main_job(cfg),
     }
 }
 
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo) -> ! {
-    exit::fail(format_args!("panic on cpu {}: {}", current_cpu_for_panic(), info))
-}
-
-fn current_cpu_for_panic() -> usize {
-    if arch::r13() == 0 {
-        0
-    } else {
-        percpu::cpu_id()
-    }
+    let cpu = if arch::r13() == 0 { 0 } else { percpu::cpu_id() };
+    exit::fail(format_args!("panic on cpu {cpu}: {info}"))
 }

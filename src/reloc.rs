@@ -8,9 +8,10 @@
 
 use core::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
-use crate::config::Config;
-use crate::mm::{frames, image_end, image_start, phys_to_virt};
-use crate::{arch, exit, opal};
+use crate::arch;
+use crate::mm::frames;
+use crate::sys::addr::{image_end, image_start, phys_to_virt};
+use crate::sys::{exit, opal};
 
 /// r4 value telling a copy that it was moved here by `reloc.test`.
 pub const RELOC_MAGIC: u64 = 0x52454c4f43415445; // "RELOCATE"
@@ -36,16 +37,13 @@ pub fn moved() -> bool {
 }
 
 /// Moves to `reloc.test=` if asked (and this is not already the moved copy).
-pub fn maybe_move(cfg: &Config, fdt: u64, load_phys: u64, handoff: u64) {
+pub fn maybe_move(cfg: &kconfig::Reloc, fdt: u64, load_phys: u64, handoff: u64) {
     if handoff == RELOC_MAGIC {
         MOVED.store(true, Relaxed);
         crate::println!("reloc: this instance was entered at {load_phys:#x} by an earlier copy of the image");
         return;
     }
-    let target = cfg.u64("reloc.test", 0);
-    if target == 0 {
-        return;
-    }
+    let Some(target) = cfg.test else { return };
     let bytes = image_end() - image_start();
     if target % frames::FRAME != 0 || target == load_phys {
         exit::fail(format_args!(
@@ -62,7 +60,7 @@ pub fn maybe_move(cfg: &Config, fdt: u64, load_phys: u64, handoff: u64) {
     }
     let file_bytes = core::ptr::addr_of!(__bss_start) as u64 - image_start();
     crate::println!("reloc: copying {file_bytes:#x} bytes of the image from {load_phys:#x} to {target:#x} and entering it");
-    crate::console::flush();
+    crate::sys::console::flush();
     // SAFETY: the destination frames were just claimed for this copy and do
     // not overlap the running image; we run in real mode with EE=0, nothing
     // else executes yet (secondaries are parked in OPAL).

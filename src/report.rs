@@ -1,6 +1,18 @@
 //! The boot report: what machine, which CPUs, how much memory, which settings.
 
-use crate::{arch, mm, percpu, platform::BootDt, smp};
+use crate::platform::BootDt;
+use crate::sys::{percpu, smp};
+use crate::{arch, mm};
+
+/// The first line of the run: machine, load and FDT addresses. An image
+/// carrying relocations other than R_PPC64_RELATIVE (which entry.s cannot
+/// apply) fails here.
+pub fn banner(dt: &BootDt, load_phys: u64, bad_relocs: u64) {
+    println!("\nwalker-testbed: booting on {} (image at {load_phys:#x}, FDT at {:#x})", dt.model, dt.fdt_phys);
+    if bad_relocs != 0 {
+        crate::sys::exit::fail(format_args!("image has {bad_relocs} relocations other than R_PPC64_RELATIVE"));
+    }
+}
 
 /// Prints the boot report (after all CPUs are online).
 pub fn boot_report(dt: &BootDt) {
@@ -12,8 +24,8 @@ pub fn boot_report(dt: &BootDt) {
         "cpus: {} threads in the FDT, {} in use, boot cpu {} (PIR {:#x})",
         dt.tree.threads.len(),
         n,
-        crate::platform::boot_cpu(),
-        percpu::get(crate::platform::boot_cpu()).pir()
+        percpu::boot_cpu(),
+        percpu::get(percpu::boot_cpu()).pir()
     );
     for cpu in 0..n {
         let pc = percpu::get(cpu);
@@ -61,7 +73,7 @@ impl Phases {
 
     /// Ends the current phase.
     pub fn mark(&mut self, name: &'static str) {
-        let now = crate::time::now();
+        let now = crate::sys::time::now();
         if self.n < self.marks.len() {
             self.marks[self.n] = (name, now - self.last);
             self.n += 1;
@@ -74,8 +86,8 @@ impl Phases {
         let mut line = alloc::string::String::new();
         for (name, tb) in &self.marks[..self.n] {
             use core::fmt::Write;
-            let _ = write!(line, "{name} {}, ", crate::time::tb_to_us(*tb));
+            let _ = write!(line, "{name} {}, ", crate::sys::time::tb_to_us(*tb));
         }
-        println!("boot phases (us): {line}total {}", crate::time::tb_to_us(self.last - self.start));
+        println!("boot phases (us): {line}total {}", crate::sys::time::tb_to_us(self.last - self.start));
     }
 }

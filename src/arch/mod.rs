@@ -162,7 +162,9 @@ pub fn r13() -> u64 {
 #[inline(always)]
 pub unsafe fn set_percpu_pointer(v: u64) {
     // SAFETY: forwarded to the caller.
-    unsafe { asm!("mr 13, {0}", "mtspr 304, {0}", in(reg) v, options(nomem, nostack, preserves_flags)) };
+    unsafe {
+        asm!("mr 13, {0}", "mtspr {spr}, {0}", in(reg) v, spr = const SPR_HSPRG0, options(nomem, nostack, preserves_flags))
+    };
 }
 
 /// Encodes `tlbie`/`tlbiel` with RB = r3, RS = r4 (X-form, primary opcode
@@ -233,6 +235,28 @@ pub unsafe fn attn() {
     unsafe { asm!(".long 0x00000200", options(nostack)) };
 }
 
+/// `trap` (unconditional): a program interrupt with SRR1[TRAP] set.
+///
+/// # Safety
+/// A program-interrupt handler must be installed that resumes after it.
+#[inline(always)]
+pub unsafe fn trap() {
+    // SAFETY: forwarded to the caller.
+    unsafe { asm!("trap", options(nostack)) };
+}
+
+/// An all-zero instruction word: a hypervisor emulation assistance
+/// interrupt (0xe40). Used only to prove that unexpected exceptions fail the
+/// run.
+///
+/// # Safety
+/// The interrupt must be handled (the kernel's handler fails the run).
+#[inline(always)]
+pub unsafe fn illegal_instruction() {
+    // SAFETY: forwarded to the caller.
+    unsafe { asm!(".long 0", options(nostack)) };
+}
+
 /// Hardware thread id (PIR, SPR 1023).
 #[inline(always)]
 pub fn pir() -> u32 {
@@ -298,12 +322,14 @@ pub unsafe fn set_msr_hrfid(msr: u64) {
             "bcl 20, 31, 1f",
             "1: mflr {t}",
             "addi {t}, {t}, 2f - 1b",
-            "mtspr 314, {t}",
-            "mtspr 315, {m}",
+            "mtspr {hsrr0}, {t}",
+            "mtspr {hsrr1}, {m}",
             "hrfid",
             "2:",
             t = out(reg) _,
             m = in(reg) msr,
+            hsrr0 = const SPR_HSRR0,
+            hsrr1 = const SPR_HSRR1,
             out("lr") _,
             options(nostack)
         )

@@ -4,7 +4,9 @@
 use walkproto::CpuMask;
 
 use super::{Fail, Outcome, Scope, Test};
-use crate::{arch, fail, percpu, smp, time};
+use crate::{arch, fail};
+use crate::sys::config::Inject;
+use crate::sys::{percpu, smp, time};
 
 static FAIL: Test = Test { name: "inject_fail", scope: Scope::Boot, timeout_ms: 1000, run: inject_fail };
 static HANG: Test = Test { name: "inject_hang", scope: Scope::Boot, timeout_ms: 1000, run: inject_hang };
@@ -15,14 +17,14 @@ static IPI_TIMEOUT: Test =
 static STALL: Test = Test { name: "inject_stall", scope: Scope::Boot, timeout_ms: 60000, run: inject_stall };
 
 /// The test that injects `what`, if any.
-pub fn test_for(what: &str) -> Option<&'static Test> {
+pub fn test_for(what: Inject) -> Option<&'static Test> {
     match what {
-        "fail" => Some(&FAIL),
-        "hang" => Some(&HANG),
-        "exception" => Some(&EXCEPTION),
-        "ipi-timeout" => Some(&IPI_TIMEOUT),
-        "stall" => Some(&STALL),
-        _ => None,
+        Inject::Fail => Some(&FAIL),
+        Inject::Hang => Some(&HANG),
+        Inject::Exception => Some(&EXCEPTION),
+        Inject::IpiTimeout => Some(&IPI_TIMEOUT),
+        Inject::Stall => Some(&STALL),
+        Inject::None => None,
     }
 }
 
@@ -52,7 +54,7 @@ fn inject_exception(_: usize) -> Outcome {
     // An all-zero word is not a valid instruction: hypervisor emulation
     // assistance interrupt (0xe40), which must be reported and fail the run.
     // SAFETY: deliberately raises an exception; the handler never returns here.
-    unsafe { core::arch::asm!(".long 0", options(nostack)) };
+    unsafe { arch::illegal_instruction() };
     Err(fail!("illegal instruction did not trap"))
 }
 
@@ -60,7 +62,7 @@ fn inject_ipi_timeout(_: usize) -> Outcome {
     let target = victim("ipi-timeout")?;
     let mut mask = CpuMask::new();
     mask.set(target);
-    let hold = time::ms(crate::config::get().u64("ipi.timeout_ms", 5000) + 2000);
+    let hold = time::ms(crate::sys::config::get().smp.ipi_timeout_ms + 2000);
     let job = |cpu: usize| {
         if cpu == target {
             let was = arch::irq_save();

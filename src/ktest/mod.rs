@@ -1,4 +1,7 @@
-//! In-kernel test registry and runner.
+//! The in-kernel test framework: test descriptors, the runner, helpers for
+//! tests that run on every CPU, and the failure injections. The suites live
+//! with what they test (`boot_tests`, `mm::tests`, `walk::tests`); the top
+//! of the kernel hands them to [`run_all`].
 //!
 //! A test runs on the boot CPU (`Scope::Boot`) or on every online CPU at once
 //! (`Scope::AllCpus`, each CPU in thread context via `smp::run_on`). Each test
@@ -6,7 +9,6 @@
 //! deadline enforced by the decrementer (a hang is a failure that names the
 //! test), and AllCpus tests also by the job timeout that names the CPUs.
 
-mod boot_tests;
 mod inject;
 
 use alloc::string::String;
@@ -15,7 +17,8 @@ use core::fmt::Write;
 
 use spin::Mutex;
 
-use crate::{config, percpu, smp, time, watchdog};
+use crate::sys::config::TestCfg;
+use crate::sys::{percpu, smp, time, watchdog};
 
 /// Where a test runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -67,28 +70,16 @@ macro_rules! ensure {
     };
 }
 
-/// Every test, in run order. Later issues append their modules here.
-fn registry() -> Vec<&'static Test> {
-    let mut all: Vec<&'static Test> = Vec::new();
-    all.extend(boot_tests::TESTS.iter());
-    all.extend(crate::mm::tests::TESTS.iter());
-    all.extend(crate::walk::tests::TESTS.iter());
-    all
-}
-
-/// Runs the suite (filtered by `ktest.filter`, plus an injected failure if
-/// `ktest.inject` asks for one); returns (passed, failed).
-pub fn run_all() -> (usize, usize) {
-    let cfg = config::get();
-    let filter = cfg.text("ktest.filter", "");
-    let inject = cfg.choice("ktest.inject", "none");
-    let mut tests = registry();
-    if let Some(t) = inject::test_for(inject) {
+/// Runs `suites` in order (filtered by `ktest.filter`, plus an injected
+/// failure if `ktest.inject` asks for one); returns (passed, failed).
+pub fn run_all(cfg: &TestCfg, suites: &[&'static [Test]]) -> (usize, usize) {
+    let mut tests: Vec<&'static Test> = suites.iter().flat_map(|s| s.iter()).collect();
+    if let Some(t) = inject::test_for(cfg.inject) {
         tests.push(t);
     }
     let selected: Vec<_> = tests
         .into_iter()
-        .filter(|t| filter.is_empty() || filter.split(',').any(|f| t.name.contains(f)))
+        .filter(|t| cfg.filter.map_or(true, |f| f.split(',').any(|f| t.name.contains(f))))
         .collect();
     println!("ktest: running {} tests on {} cpus", selected.len(), smp::online_mask().count());
     let (mut passed, mut failed) = (0, 0);

@@ -9,15 +9,16 @@ use core::fmt;
 use memmap::{FrameAllocator, Range, RangeSet};
 use spin::Mutex;
 
-use super::{heap, image_end, image_start, phys_to_virt};
-use crate::{config::Config, exit, platform::BootDt};
+use devtree::DeviceTree;
+
+use super::{heap, phys_to_virt};
+use crate::sys::addr::{image_end, image_start};
+use crate::sys::exit;
 
 /// Frame size: the radix base page size.
 pub const FRAME: u64 = 64 * 1024;
 /// Heap size carved at boot.
 pub const HEAP_BYTES: u64 = 64 << 20;
-/// Default minimum usable RAM (`mem.min_mb`).
-pub const DEFAULT_MIN_MB: u64 = 256;
 /// Low memory reserved for the vectors (0..0x8000 used, a whole frame kept).
 const LOW_RESERVED: u64 = 0x1_0000;
 
@@ -49,15 +50,15 @@ impl fmt::Display for OutOfFrames {
 
 /// Builds the allocator and the heap from the device tree; fails the run with
 /// a clear message on bad or insufficient memory.
-pub fn init(dt: &BootDt, load_phys: u64, cfg: &Config) {
+pub fn init(tree: &DeviceTree, load_phys: u64, cfg: &kconfig::Mem) {
     let mut memory: RangeSet<64> = RangeSet::new();
-    for r in dt.tree.memory.iter() {
+    for r in tree.memory.iter() {
         let range = Range::from_base_size(r.base, r.size)
             .unwrap_or_else(|e| exit::fail(format_args!("memory node {:#x}+{:#x}: {e:?}", r.base, r.size)));
         memory.insert(range).unwrap_or_else(|e| exit::fail(format_args!("too many memory ranges: {e:?}")));
     }
     let mut reserved: reservations::Ranges = reservations::Ranges::new();
-    for r in dt.tree.reserved.iter() {
+    for r in tree.reserved.iter() {
         reserved.push(r.region.base, r.region.size);
     }
     reserved.push(0, LOW_RESERVED);
@@ -66,7 +67,7 @@ pub fn init(dt: &BootDt, load_phys: u64, cfg: &Config) {
         .unwrap_or_else(|e| {
             exit::fail(format_args!("no usable memory: {e:?} (FDT lists {} MiB)", memory.total_bytes() >> 20))
         });
-    let min = cfg.u64("mem.min_mb", DEFAULT_MIN_MB) << 20;
+    let min = cfg.min_mb << 20;
     if let Err(e) = usable.require_at_least(min) {
         exit::fail(format_args!(
             "too little memory: {} MiB usable of {} MiB, need at least {} MiB (mem.min_mb): {e:?}",
@@ -184,10 +185,10 @@ mod reservations {
                 return;
             }
             let r = Range::from_base_size(base, size).unwrap_or_else(|e| {
-                crate::exit::fail(format_args!("reserved range {base:#x}+{size:#x}: {e:?}"))
+                crate::sys::exit::fail(format_args!("reserved range {base:#x}+{size:#x}: {e:?}"))
             });
             if self.len == self.items.len() {
-                crate::exit::fail(format_args!("more than {} reserved ranges", self.items.len()));
+                crate::sys::exit::fail(format_args!("more than {} reserved ranges", self.items.len()));
             }
             self.items[self.len] = r;
             self.len += 1;

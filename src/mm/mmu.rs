@@ -7,7 +7,7 @@
 //! get PIDs 1.. (quadrant 0, selected by PIDR). Because the radix index ignores
 //! the quadrant bits, the kernel tree also maps real address X at X, which is
 //! what QEMU's partition-scoped lookup of the process table needs (a QEMU
-//! quirk, platform.md; harmless on POWER9).
+//! quirk, see the README's "QEMU quirks"; harmless on POWER9).
 
 use core::sync::atomic::{AtomicU64, Ordering::*};
 
@@ -15,7 +15,10 @@ use radix::{Level, PageSize, Pate, Prte, PteFlags};
 
 use super::pgtable::{self, GEOM};
 use super::{frames, phys_to_virt, tlb};
-use crate::{arch, exit, platform::BootDt};
+use devtree::DeviceTree;
+
+use crate::arch;
+use crate::sys::exit;
 
 /// Partition table size (the only size POWER9 supports).
 const PATB_BYTES: u64 = 64 * 1024;
@@ -35,10 +38,10 @@ pub fn kernel_root() -> u64 {
 
 /// Builds the partition table, the process table and the linear map of every
 /// memory range in the FDT. Boot CPU, before secondaries start.
-pub fn init(dt: &BootDt) {
+pub fn init(tree: &DeviceTree) {
     let root = pgtable::alloc_table(pgtable::level_bytes(Level::Pgd));
     KERNEL_ROOT.store(root, Relaxed);
-    for r in dt.tree.memory.iter() {
+    for r in tree.memory.iter() {
         map_linear(root, r.base, r.base + r.size);
     }
     let patb = frames::alloc_phys(PATB_BYTES / frames::FRAME, PATB_BYTES / frames::FRAME)
@@ -88,7 +91,7 @@ fn map_linear(root: u64, start: u64, end: u64) {
             .unwrap_or_else(|| {
                 exit::fail(format_args!("memory range {start:#x}..{end:#x} is not 64 KB aligned"))
             });
-        super::space::map_in(root, phys_to_virt(pa), pa, size, flags)
+        pgtable::map_in(root, phys_to_virt(pa), pa, size, flags)
             .unwrap_or_else(|e| exit::fail(format_args!("linear map at {pa:#x}: {e}")));
         pa += size.bytes();
     }

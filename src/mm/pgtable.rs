@@ -1,5 +1,6 @@
 //! Page-table memory: allocation of radix tables, big-endian entry access,
-//! and poisoned quarantine of freed tables.
+//! poisoned quarantine of freed tables, and the tree builder (walk down,
+//! creating directory tables, to the slot of an address at a level).
 //!
 //! Table sizes for the 64K geometry: PGD 64 KB, PUD/PMD 4 KB, PTE 256 B.
 //! Tables come from 64 KB frames, sub-allocated per size class. A freed table
@@ -7,15 +8,17 @@
 //! walker that reads it late sees the poison (and the MMU faults on it: the
 //! poison has the VALID bit clear) instead of somebody else's new entries.
 
+use core::fmt;
 use core::sync::atomic::{AtomicU64, Ordering};
 
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
-use radix::{Geometry, Level};
+use radix::{EntryView, Geometry, Level, PageSize, Pde, Pte, PteFlags};
 use spin::Mutex;
 
 use super::{frames, phys_to_virt};
-use crate::exit;
+use crate::arch;
+use crate::sys::exit;
 
 /// The geometry the kernel uses everywhere.
 pub const GEOM: Geometry = Geometry::RADIX_64K;
@@ -126,4 +129,92 @@ pub fn exchange(table_pa: u64, idx: usize, value: u64) -> u64 {
 /// True if any entry of the table holds the poison pattern.
 pub fn is_poisoned(table_pa: u64, bytes: u64) -> bool {
     (0..bytes / 8).any(|i| read(table_pa, i as usize) == POISON)
+}
+
+// ---------------------------------------------------------------------------
+// The tree builder.
+
+/// A mapping request that cannot be satisfied.
+#[derive(Clone, Copy, Debug)]
+pub enum MapError {
+    /// The slot holds a leaf or table that would be overwritten.
+    Occupied { level: Level, entry: u64 },
+    /// Address or size not encodable.
+    Encode(radix::EncodeError),
+    /// Nothing mapped there.
+    NotMapped { level: Level },
+}
+
+impl fmt::Display for MapError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MapError::Occupied { level, entry } => write!(f, "{level:?} slot occupied by {entry:#018x}"),
+            MapError::Encode(e) => write!(f, "{e:?}"),
+            MapError::NotMapped { level } => write!(f, "nothing mapped at {level:?} level"),
+        }
+    }
+}
+
+/// The level whose leaves have `size`.
+pub const fn leaf_level(size: PageSize) -> Level {
+    match size {
+        PageSize::Size1G => Level::Pud,
+        PageSize::Size2M => Level::Pmd,
+        _ => Level::Pte,
+    }
+}
+
+/// Walks from `root` to the table at `level` for `va`, creating missing
+/// directory tables; returns (table_pa, index) of the slot.
+pub fn slot_alloc(root: u64, va: u64, level: Level) -> Result<(u64, usize), MapError> {
+    let mut table = root;
+    let mut l = Level::Pgd;
+    while l != level {
+        let idx = GEOM.index(l, va);
+        let next = l.next().expect("level above the target");
+        let e = read(table, idx);
+        table = match EntryView::of(e) {
+            EntryView::Table(pde) => pde.next_table_pa(),
+            EntryView::Empty => {
+                let t = alloc_table(level_bytes(next));
+                let pde = Pde::table(t, GEOM.index_bits(next)).map_err(MapError::Encode)?;
+                // The zeroed table must be visible before the pointer to it.
+                arch::lwsync();
+                write(table, idx, pde.raw());
+                t
+            }
+            _ => return Err(MapError::Occupied { level: l, entry: e }),
+        };
+        l = next;
+    }
+    Ok((table, GEOM.index(level, va)))
+}
+
+/// Like [`slot_alloc`] but never creates tables.
+pub fn slot_lookup(root: u64, va: u64, level: Level) -> Result<(u64, usize), MapError> {
+    let mut table = root;
+    let mut l = Level::Pgd;
+    while l != level {
+        let e = read(table, GEOM.index(l, va));
+        table = match EntryView::of(e) {
+            EntryView::Table(pde) => pde.next_table_pa(),
+            EntryView::Empty => return Err(MapError::NotMapped { level: l }),
+            _ => return Err(MapError::Occupied { level: l, entry: e }),
+        };
+        l = l.next().expect("level above the target");
+    }
+    Ok((table, GEOM.index(level, va)))
+}
+
+/// Installs a leaf for `va` → `pa` of `size` in the tree at `root`.
+pub fn map_in(root: u64, va: u64, pa: u64, size: PageSize, flags: PteFlags) -> Result<(), MapError> {
+    let (table, idx) = slot_alloc(root, va, leaf_level(size))?;
+    let old = read(table, idx);
+    if old != 0 {
+        return Err(MapError::Occupied { level: leaf_level(size), entry: old });
+    }
+    let pte = Pte::leaf(pa, size, flags).map_err(MapError::Encode)?;
+    write(table, idx, pte.raw());
+    arch::ptesync();
+    Ok(())
 }

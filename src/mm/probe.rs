@@ -2,7 +2,7 @@
 //! the probing instruction is recorded and turned into an error instead of
 //! failing the run.
 
-use crate::percpu::{self, FaultRecord};
+use crate::sys::percpu::{self, FaultRecord};
 
 extern "C" {
     fn probe_load64(addr: u64, out: *mut u64) -> u64;

@@ -2,102 +2,18 @@
 //! quadrant 0, plus `mm_cpumask` and the walker-protocol state.
 
 use alloc::boxed::Box;
-use core::fmt;
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering::*};
 
-use radix::{EntryView, Level, PageSize, Pde, Pte, PteFlags};
+use radix::{EntryView, Level, PageSize, PteFlags};
 use walkproto::{CpuMask, MmSync};
 
+pub use super::pgtable::{leaf_level, map_in, slot_alloc, slot_lookup, MapError};
 use super::pgtable::{self, GEOM};
 use super::{mmu, tlb};
-use crate::{arch, exit, percpu};
+use crate::arch;
+use crate::sys::{exit, percpu};
 
 const MASK_WORDS: usize = walkproto::MAX_CPUS / 64;
-
-/// A mapping request that cannot be satisfied.
-#[derive(Clone, Copy, Debug)]
-pub enum MapError {
-    /// The slot holds a leaf or table that would be overwritten.
-    Occupied { level: Level, entry: u64 },
-    /// Address or size not encodable.
-    Encode(radix::EncodeError),
-    /// Nothing mapped there.
-    NotMapped { level: Level },
-}
-
-impl fmt::Display for MapError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            MapError::Occupied { level, entry } => write!(f, "{level:?} slot occupied by {entry:#018x}"),
-            MapError::Encode(e) => write!(f, "{e:?}"),
-            MapError::NotMapped { level } => write!(f, "nothing mapped at {level:?} level"),
-        }
-    }
-}
-
-/// The level whose leaves have `size`.
-pub const fn leaf_level(size: PageSize) -> Level {
-    match size {
-        PageSize::Size1G => Level::Pud,
-        PageSize::Size2M => Level::Pmd,
-        _ => Level::Pte,
-    }
-}
-
-/// Walks from `root` to the table at `level` for `va`, creating missing
-/// directory tables; returns (table_pa, index) of the slot.
-pub fn slot_alloc(root: u64, va: u64, level: Level) -> Result<(u64, usize), MapError> {
-    let mut table = root;
-    let mut l = Level::Pgd;
-    while l != level {
-        let idx = GEOM.index(l, va);
-        let next = l.next().expect("level above the target");
-        let e = pgtable::read(table, idx);
-        table = match EntryView::of(e) {
-            EntryView::Table(pde) => pde.next_table_pa(),
-            EntryView::Empty => {
-                let t = pgtable::alloc_table(pgtable::level_bytes(next));
-                let pde = Pde::table(t, GEOM.index_bits(next)).map_err(MapError::Encode)?;
-                // The zeroed table must be visible before the pointer to it.
-                arch::lwsync();
-                pgtable::write(table, idx, pde.raw());
-                t
-            }
-            _ => return Err(MapError::Occupied { level: l, entry: e }),
-        };
-        l = next;
-    }
-    Ok((table, GEOM.index(level, va)))
-}
-
-/// Like [`slot_alloc`] but never creates tables.
-pub fn slot_lookup(root: u64, va: u64, level: Level) -> Result<(u64, usize), MapError> {
-    let mut table = root;
-    let mut l = Level::Pgd;
-    while l != level {
-        let e = pgtable::read(table, GEOM.index(l, va));
-        table = match EntryView::of(e) {
-            EntryView::Table(pde) => pde.next_table_pa(),
-            EntryView::Empty => return Err(MapError::NotMapped { level: l }),
-            _ => return Err(MapError::Occupied { level: l, entry: e }),
-        };
-        l = l.next().expect("level above the target");
-    }
-    Ok((table, GEOM.index(level, va)))
-}
-
-/// Installs a leaf for `va` → `pa` of `size` in the tree at `root`.
-pub fn map_in(root: u64, va: u64, pa: u64, size: PageSize, flags: PteFlags) -> Result<(), MapError> {
-    let (table, idx) = slot_alloc(root, va, leaf_level(size))?;
-    let old = pgtable::read(table, idx);
-    if old != 0 {
-        return Err(MapError::Occupied { level: leaf_level(size), entry: old });
-    }
-    let pte = Pte::leaf(pa, size, flags).map_err(MapError::Encode)?;
-    pgtable::write(table, idx, pte.raw());
-    arch::ptesync();
-    Ok(())
-}
 
 static NEXT_PID: AtomicU32 = AtomicU32::new(1);
 

@@ -8,9 +8,11 @@ use radix::{PageSize, PteFlags};
 
 use super::pgtable::{self, GEOM};
 use super::space::{self, Mm};
-use super::{frames, mmu, phys_to_virt, probe, KERNEL_VIRT_BASE};
+use super::{frames, mmu, phys_to_virt, probe};
+use crate::sys::addr::{image_end, image_start, KERNEL_VIRT_BASE};
 use crate::ktest::{on_all_cpus, CpuBarrier, Outcome, Scope, Test};
-use crate::{ensure, fail, percpu, smp, time};
+use crate::{ensure, fail};
+use crate::sys::{percpu, smp, time};
 
 pub static TESTS: &[Test] = &[
     Test { name: "mmu_linear_map_software_walk", scope: Scope::Boot, timeout_ms: 5000, run: linear_map_walk },
@@ -44,8 +46,8 @@ const JOB_TIMEOUT: u64 = time::secs(60);
 
 fn linear_map_walk(_: usize) -> Outcome {
     let probe_points = [
-        super::image_start(),
-        super::image_end() - 8,
+        image_start(),
+        image_end() - 8,
         percpu::this() as *const _ as u64,
         &JOB_TIMEOUT as *const u64 as u64,
     ];

@@ -15,7 +15,8 @@ use core::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering::*};
 use radix::{tlbie, PageSize, Ric, TlbieOperands};
 use walkproto::CpuMask;
 
-use crate::{arch, exit, percpu, smp};
+use crate::arch;
+use crate::sys::{exit, percpu, smp};
 
 /// How TLB flushes reach other CPUs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,8 +35,17 @@ pub static LOCAL_FLUSHES: AtomicU64 = AtomicU64::new(0);
 /// TLB sets walked by a full local flush on POWER9 radix.
 const TLB_SETS: u32 = radix::tlbie::POWER9_TLB_SETS_RADIX;
 
-/// Sets the flush mode (`mmu.flush=`) and the errata fixups (`mmu.p9_errata=`).
-pub fn configure(mode: Mode, p9_errata: bool) {
+/// Takes the boot configuration (`mmu.flush=`, `mmu.p9_errata=`).
+pub fn init(cfg: &crate::sys::config::Mmu) {
+    let mode = match cfg.flush {
+        crate::sys::config::FlushMode::Tlbie => Mode::Tlbie,
+        crate::sys::config::FlushMode::Ipi => Mode::Ipi,
+    };
+    configure(mode, cfg.p9_errata);
+}
+
+/// Sets the flush mode and the errata fixups.
+fn configure(mode: Mode, p9_errata: bool) {
     MODE.store(mode as u8, Relaxed);
     P9_ERRATA.store(p9_errata, Relaxed);
 }

@@ -16,7 +16,7 @@ use spin::Mutex;
 
 use crate::mm::space::{self, Mm};
 use crate::mm::{frames, phys_to_virt};
-use crate::{exit, time};
+use crate::sys::{exit, time};
 
 /// Pattern tag in folio data words.
 const DATA_MAGIC: u64 = 0xda7a;

@@ -33,10 +33,12 @@ use walkproto::{CpuMask, Strategy};
 
 use super::arena::{Arena, HUGE};
 use super::changers::{Changer, Stats};
-use super::stress::Rng;
+use super::rng::Rng;
 use super::walkers::{self, Counters, Kind, Walk};
 use crate::mm::space::{self, Mm};
-use crate::{arch, config::Config, exit, percpu, smp, time, watchdog};
+use crate::arch;
+use crate::sys::config::Config;
+use crate::sys::{exit, percpu, smp, time, watchdog};
 
 /// What the CPUs other than the changer do during a cell.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -259,9 +261,9 @@ fn bench_line(fields: &str) {
 }
 
 /// `run=bench`.
-pub fn run_cli(cfg: &Config) -> ! {
-    let quick = cfg.flag("bench.quick");
-    let thps = cfg.u64("bench.thps", if quick { 32 } else { 256 }) as usize;
+pub fn run(cfg: &Config) -> ! {
+    let quick = cfg.bench.quick;
+    let thps = cfg.bench.thps();
     let online = smp::online_mask().count();
     let counts: Vec<usize> = [1usize, 2, 4, 8, 16].into_iter().filter(|&c| c <= online).collect();
     crate::println!(

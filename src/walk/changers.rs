@@ -25,13 +25,14 @@
 use core::sync::atomic::{AtomicU64, Ordering::*};
 
 use radix::{Pde, Pte};
-use walkproto::{FreeOutcome, SerializeStats, Strategy, SyncError};
+use walkproto::{CpuMask, FreeOutcome, SerializeStats, Strategy, SyncError};
 
 use super::arena::{Arena, Slot, EMPTY, HUGE, LEAF_FLAGS, SPLIT, TABLE};
 use super::platform::Kernel;
 use super::REGISTRY;
 use crate::mm::pgtable;
-use crate::{arch, exit};
+use crate::arch;
+use crate::sys::{exit, time};
 
 /// What the changers did (shared by all changer CPUs of a run).
 pub struct Stats {
@@ -124,53 +125,54 @@ impl Changer<'_> {
         }
     }
 
-    fn serialize(&self) {
-        let mm = self.arena.mm;
-        let (mask, platform) = (mm.cpumask(), Kernel::new());
-        let t0 = crate::time::now();
-        let r = REGISTRY.serialize(self.strategy, &mm.sync, mask, &platform);
-        let s = self.retry(r, || REGISTRY.serialize(self.strategy, &mm.sync, mm.cpumask(), &Kernel::new()));
-        self.stats.sync_tb.fetch_add(crate::time::now() - t0, Relaxed);
-        self.stats.note(&s);
+    /// What a serialization needs, computed ahead: the mm's cpumask and the
+    /// platform (its online-CPU snapshot). Taking it *before* a page-table
+    /// store keeps unrelated loads out of the store-fence-load handshake.
+    fn prepare(&self) -> (CpuMask, Kernel) {
+        (self.arena.mm.cpumask(), Kernel::new())
     }
 
-    /// Settles a serialization: an error means the walkers held out past
-    /// the platform timeout (count-wait's changer can starve while walkers
-    /// keep the count above zero) and nothing was freed; it is counted and
-    /// retried, and only a changer starved for every retry fails the run.
-    fn retry<T>(&self, first: Result<T, SyncError>, mut again: impl FnMut() -> Result<T, SyncError>) -> T {
-        let mut r = first;
-        for attempt in 0.. {
+    /// Runs one serialization `op` with the changer's bookkeeping: the time
+    /// spent, and retries. An error means the walkers held out past the
+    /// platform timeout (count-wait's changer can starve while walkers keep
+    /// the count above zero) and nothing was freed; it is counted and
+    /// retried with a fresh cpumask, and only a changer starved for every
+    /// retry fails the run.
+    fn synced<T>(&self, first: (CpuMask, Kernel), mut op: impl FnMut(CpuMask, &Kernel) -> Result<T, SyncError>) -> T {
+        let t0 = time::now();
+        let mut r = op(first.0, &first.1);
+        let mut attempt = 0;
+        let v = loop {
             match r {
-                Ok(v) => return v,
+                Ok(v) => break v,
                 Err(e) if attempt < SYNC_RETRIES => {
+                    attempt += 1;
                     self.stats.sync_timeouts.fetch_add(1, Relaxed);
-                    crate::println!("changer: {e} (retrying, attempt {})", attempt + 1);
-                    r = again();
+                    println!("changer: {e} (retrying, attempt {attempt})");
+                    let (mask, platform) = self.prepare();
+                    r = op(mask, &platform);
                 }
                 Err(e) => exit::fail(format_args!("changer starved: {e} after {SYNC_RETRIES} retries")),
             }
-        }
-        unreachable!("the loop returns or fails")
+        };
+        self.stats.sync_tb.fetch_add(time::now() - t0, Relaxed);
+        v
+    }
+
+    /// `serialize_against_pte_lookup`: returns once no walker can still use
+    /// what the slot's old entry pointed to.
+    fn serialize(&self) {
+        let sync = &self.arena.mm.sync;
+        let s = self.synced(self.prepare(), |mask, p| REGISTRY.serialize(self.strategy, sync, mask, p));
+        self.stats.note(&s);
     }
 
     fn free_table(&self, table: u64) {
-        let mm = self.arena.mm;
+        let sync = &self.arena.mm.sync;
         let tagged = tag_table(table, self.arena.shape.table_bytes);
-        let (mask, platform) = (mm.cpumask(), Kernel::new());
-        let t0 = crate::time::now();
-        let r = REGISTRY.free_table_when_safe(self.strategy, &mm.sync, mask, &platform, tagged, free_tagged);
-        let r = self.retry(r, || {
-            REGISTRY.free_table_when_safe(
-                self.strategy,
-                &mm.sync,
-                mm.cpumask(),
-                &Kernel::new(),
-                tagged,
-                free_tagged,
-            )
+        let r = self.synced(self.prepare(), |mask, p| {
+            REGISTRY.free_table_when_safe(self.strategy, sync, mask, p, tagged, free_tagged)
         });
-        self.stats.sync_tb.fetch_add(crate::time::now() - t0, Relaxed);
         match r {
             FreeOutcome::Freed(s) | FreeOutcome::FreedAfterGracePeriod(s) => {
                 self.stats.note(&s);
@@ -307,17 +309,14 @@ impl Changer<'_> {
         // Everything the handshake needs is computed before the store, so
         // that pmd_clear is followed directly by the strategy's fence and
         // the walker-count read.
-        let mm = self.arena.mm;
-        let (mask, platform) = (mm.cpumask(), Kernel::new());
-        let t0 = crate::time::now();
+        let sync = &self.arena.mm.sync;
+        let ready = self.prepare();
         // pmd_clear: a plain store (we hold the slot lock; Linux too).
         pgtable::write(slot.table, slot.index, 0);
         if self.gap {
             core::hint::black_box(super::walkers::timing_gap)();
         }
-        let r = REGISTRY.serialize(self.strategy, &mm.sync, mask, &platform);
-        let s = self.retry(r, || REGISTRY.serialize(self.strategy, &mm.sync, mm.cpumask(), &Kernel::new()));
-        self.stats.sync_tb.fetch_add(crate::time::now() - t0, Relaxed);
+        let s = self.synced(ready, |mask, p| REGISTRY.serialize(self.strategy, sync, mask, p));
         self.stats.note(&s);
         self.flush_pwc();
         pgtable::free_table(t, self.arena.shape.table_bytes);

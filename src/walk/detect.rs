@@ -6,7 +6,7 @@
 use core::fmt;
 use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering::*};
 
-use crate::{percpu, time};
+use crate::sys::{percpu, time};
 
 /// What a walker saw that must not happen.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,7 +73,7 @@ pub struct Violation {
 impl Violation {
     /// Microseconds since `start` (timebase) when it happened.
     pub fn at_us(&self, start: u64) -> u64 {
-        crate::time::tb_to_us(self.tb.saturating_sub(start))
+        crate::sys::time::tb_to_us(self.tb.saturating_sub(start))
     }
 }
 

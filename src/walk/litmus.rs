@@ -13,7 +13,8 @@ use core::sync::atomic::{AtomicU64, Ordering::*};
 
 use walkproto::CpuMask;
 
-use crate::{arch, smp, time};
+use crate::arch;
+use crate::sys::{smp, time};
 
 /// The fence between the store and the load.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -72,7 +73,7 @@ pub fn run_sb_at(other: usize, iters: usize, fence: Fence, write: Write, fixed: 
     let r1: alloc::vec::Vec<AtomicU64> = (0..iters).map(|_| AtomicU64::new(1)).collect();
     let r2: alloc::vec::Vec<AtomicU64> = (0..iters).map(|_| AtomicU64::new(1)).collect();
     let arrive = [AtomicU64::new(0), AtomicU64::new(0)];
-    let me = crate::percpu::cpu_id();
+    let me = crate::sys::percpu::cpu_id();
     let mut mask = CpuMask::new();
     mask.set(me);
     mask.set(other);
@@ -126,7 +127,7 @@ pub fn run_registry_sb(other: usize, iters: usize, strategy: walkproto::Strategy
     struct Quiet(CpuMask);
     impl Platform for Quiet {
         fn this_cpu(&self) -> usize {
-            crate::percpu::cpu_id()
+            crate::sys::percpu::cpu_id()
         }
         fn online_cpus(&self) -> CpuMask {
             self.0
@@ -148,7 +149,7 @@ pub fn run_registry_sb(other: usize, iters: usize, strategy: walkproto::Strategy
     let r1: alloc::vec::Vec<AtomicU64> = (0..iters).map(|_| AtomicU64::new(0)).collect();
     let r2: alloc::vec::Vec<AtomicU64> = (0..iters).map(|_| AtomicU64::new(u64::MAX)).collect();
     let arrive = [AtomicU64::new(0), AtomicU64::new(0)];
-    let me = crate::percpu::cpu_id();
+    let me = crate::sys::percpu::cpu_id();
     let mask = CpuMask::new().with(me).with(other);
     let job = |cpu: usize| {
         let side = usize::from(cpu != me);

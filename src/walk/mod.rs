@@ -8,20 +8,34 @@
 //! * [`changers`]: split, collapse, zap and populate, serialized through the
 //!   `walkproto` registry with the strategy chosen at boot.
 //! * [`detect`]: violation records and counters.
-//! * [`stress`], [`bench`], [`tests`].
+//! * A stress run: its types ([`run`]), the engine ([`engine`]), its report
+//!   lines ([`report`]) and entry points ([`cli`]); the lock-step race
+//!   ([`race`]); the SB litmus calibration ([`litmus`]); the benchmark
+//!   ([`bench`]); the in-kernel tests ([`tests`]); seeded randomness ([`rng`]).
 
 pub mod arena;
 pub mod bench;
 pub mod changers;
+pub mod cli;
 pub mod detect;
+pub mod engine;
 pub mod litmus;
 pub mod platform;
 pub mod race;
-pub mod stress;
+pub mod report;
+pub mod rng;
+pub mod run;
 pub mod tests;
 pub mod walkers;
 
 use walkproto::Registry;
 
+use crate::sys::config::Walk;
+
 /// The walker registry shared by every walker and changer.
 pub static REGISTRY: Registry = Registry::new();
+
+/// Takes the boot configuration's walker settings (`walk.weakmem`).
+pub fn configure(cfg: &Walk) {
+    REGISTRY.set_store_delay_emulation(cfg.weakmem);
+}

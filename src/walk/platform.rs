@@ -3,7 +3,8 @@
 
 use walkproto::{CpuMask, IpiStats, IpiTimeout, Platform};
 
-use crate::{arch, percpu, smp, time};
+use crate::arch;
+use crate::sys::{percpu, smp, time};
 
 /// The machine as the protocol sees it. The online mask is taken when the
 /// value is made (CPUs never go offline during a run), so that a changer can

@@ -23,7 +23,7 @@ use super::changers::{Changer, Stats};
 use super::detect;
 use super::walkers::{self, Counters, Kind, Walk};
 use crate::mm::space::{self, Mm};
-use crate::{exit, percpu, smp, time, watchdog};
+use crate::sys::{exit, percpu, smp, time, watchdog};
 
 /// What a lock-step run did.
 #[derive(Clone, Copy, Debug, Default)]

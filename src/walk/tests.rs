@@ -13,13 +13,15 @@ use walkproto::{CpuMask, Strategy};
 use super::litmus::{self, Fence, Write};
 use super::platform::Kernel;
 use super::race;
-use super::stress::{self, RunConfig};
+use super::run::RunConfig;
+use super::{engine, report};
 use super::walkers::Kind;
 use super::REGISTRY;
 use crate::ktest::{Fail, Outcome, Scope, Test};
 use crate::mm::space::{self, Mm};
 use crate::mm::tlb;
-use crate::{arch, ensure, fail, percpu, realmode, smp, time};
+use crate::{arch, ensure, fail};
+use crate::sys::{percpu, realmode, smp, time};
 
 pub static TESTS: &[Test] = &[
     Test { name: "walk_realmode_interlock", scope: Scope::Boot, timeout_ms: 60_000, run: realmode_interlock },
@@ -75,8 +77,8 @@ fn two_cpus() -> Result<usize, Fail> {
 }
 
 fn check_run(rc: &RunConfig, what: &str) -> Outcome {
-    let r = stress::run(rc);
-    stress::print(rc, &r);
+    let r = engine::run(rc);
+    report::print(rc, &r);
     ensure!(r.ok(), "{what}: verdict {} ({} violations)", r.verdict(), r.violations);
     if !rc.expect_caught() {
         ensure!(
@@ -327,9 +329,9 @@ fn controls_caught(_: usize) -> Outcome {
             // ...then with Power's allowed late publication emulated.
             REGISTRY.set_store_delay_emulation(true);
         }
-        let r = stress::run(&rc);
+        let r = engine::run(&rc);
         REGISTRY.set_store_delay_emulation(false);
-        stress::print(&rc, &r);
+        report::print(&rc, &r);
         let _ = write!(
             summary,
             "\n    {}: {}{}",
@@ -400,8 +402,8 @@ fn flush_ipi_serializes(_: usize) -> Outcome {
     rc.kinds = alloc::vec![Kind::Gup, Kind::FindPte, Kind::RealMode, Kind::Irq];
     rc.duration_tb = CLEAN_TB;
     rc.expect = Some(false);
-    let r = stress::run(&rc);
-    stress::print(&rc, &r);
+    let r = engine::run(&rc);
+    report::print(&rc, &r);
     ensure!(r.violations == 0, "`none` with IPI flushes: {} violations", r.violations);
     ensure!(r.splits + r.churns > 10, "the changer barely ran");
     Ok(())
@@ -420,8 +422,8 @@ fn detector_controls(_: usize) -> Outcome {
         rc.stop_on = stop;
         rc.max_cpus = CATCH_CPUS;
         rc.delay_tb = CATCH_DELAY_TB;
-        let r = stress::run(&rc);
-        stress::print(&rc, &r);
+        let r = engine::run(&rc);
+        report::print(&rc, &r);
         r
     };
     // gup_fast's reference protocol does not depend on walker serialization:

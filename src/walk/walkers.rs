@@ -29,48 +29,13 @@ use super::arena::{self, Arena, POISON_DATA};
 use super::detect::{self, What};
 use super::REGISTRY;
 use crate::mm::{pgtable, phys_to_virt, probe};
-use crate::{arch, percpu, realmode, time, trap};
+use crate::arch;
+use crate::sys::{percpu, realmode, time, trap};
 
-/// Walker kinds (`walk.kinds=`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
-    Gup,
-    FindPte,
-    RealMode,
-    Irq,
-    Hw,
-    GupNoRef,
-}
+pub use crate::sys::config::WalkerKind as Kind;
 
-impl Kind {
-    /// Every kind, as accepted by `walk.kinds=`.
-    pub const ALL: [Kind; 6] =
-        [Kind::Gup, Kind::FindPte, Kind::RealMode, Kind::Irq, Kind::Hw, Kind::GupNoRef];
-    /// The kinds the stress uses by default (the control kind excluded).
-    pub const DEFAULT: [Kind; 5] = [Kind::Gup, Kind::FindPte, Kind::RealMode, Kind::Irq, Kind::Hw];
-
-    /// Name in bootargs and reports.
-    pub const fn name(self) -> &'static str {
-        match self {
-            Kind::Gup => "gup",
-            Kind::FindPte => "findpte",
-            Kind::RealMode => "realmode",
-            Kind::Irq => "irq",
-            Kind::Hw => "hw",
-            Kind::GupNoRef => "gup-noref",
-        }
-    }
-
-    /// Parses a name.
-    pub fn parse(s: &str) -> Option<Kind> {
-        Kind::ALL.into_iter().find(|k| k.name() == s)
-    }
-
-    /// Whether the walk reads tables in software (registers with the strategy).
-    pub const fn is_software(self) -> bool {
-        !matches!(self, Kind::Hw)
-    }
-}
+/// The kinds the stress uses by default (the control kind excluded).
+pub const DEFAULT_KINDS: [Kind; 5] = [Kind::Gup, Kind::FindPte, Kind::RealMode, Kind::Irq, Kind::Hw];
 
 /// Per-CPU walk counters.
 #[derive(Default)]
@@ -85,7 +50,7 @@ pub struct Counters {
     pub huge_hits: AtomicU64,
     pub split_hits: AtomicU64,
     /// Walks per kind (index: position in `Kind::ALL`).
-    pub by_kind: [AtomicU64; 6],
+    pub by_kind: [AtomicU64; Kind::ALL.len()],
 }
 
 impl Counters {
@@ -97,7 +62,7 @@ impl Counters {
             faults: AtomicU64::new(0),
             huge_hits: AtomicU64::new(0),
             split_hits: AtomicU64::new(0),
-            by_kind: [const { AtomicU64::new(0) }; 6],
+            by_kind: [const { AtomicU64::new(0) }; Kind::ALL.len()],
         }
     }
 }
@@ -331,7 +296,7 @@ fn irq_hook(_tf: &mut trap::TrapFrame) {
 
 /// Runs one walk of kind `w.kind` on this CPU.
 pub fn walk_once(w: &Walk) {
-    w.counters.by_kind[w.kind as usize].fetch_add(1, Relaxed);
+    w.counters.by_kind[w.kind.index()].fetch_add(1, Relaxed);
     match w.kind {
         Kind::Hw => hw_walk(w),
         Kind::Irq => {

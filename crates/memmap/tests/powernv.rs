@@ -12,7 +12,7 @@ fn r(start: u64, end: u64) -> Range {
     Range::new(start, end).unwrap()
 }
 
-/// RAM [0, 2G) and the reservations a powernv9 boot has (platform.md; QEMU
+/// RAM [0, 2G) and the reservations a powernv9 boot has (as seen under QEMU; QEMU
 /// `include/hw/ppc/pnv.h` puts HOMER at 0x203ffd800000 + chip * 4 MB and the
 /// OCC common area at 0x203fff800000, far above 2 GB of RAM).
 fn powernv9_2g() -> (Vec<Range>, Vec<Range>) {

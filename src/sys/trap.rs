@@ -7,7 +7,8 @@
 
 use core::sync::atomic::{AtomicUsize, Ordering::*};
 
-use crate::{arch, exit, percpu, smp, time};
+use super::{addr, exit, percpu, smp, time, watchdog};
+use crate::arch;
 
 /// Register state at interrupt time; layout shared with boot/trap.s.
 #[repr(C)]
@@ -100,10 +101,10 @@ pub unsafe fn install_vectors(image_phys: u64) {
     if image_phys == 0 {
         return;
     }
-    let src = crate::mm::image_start() + 0x100;
+    let src = addr::image_start() + 0x100;
     let end = core::ptr::addr_of!(__vectors_end) as u64;
     let len = (end - src) as usize;
-    let dst = crate::mm::phys_to_virt(0x100);
+    let dst = addr::phys_to_virt(0x100);
     // SAFETY: src is our image, dst is low memory we own (caller's contract);
     // they do not overlap because the image is not at physical 0.
     unsafe { core::ptr::copy_nonoverlapping(src as *const u8, dst as *mut u8, len) };
@@ -122,9 +123,9 @@ pub fn set_program_hook(hook: Option<ProgramHook>) {
 /// Executes a `trap` instruction (program interrupt with SRR1[TRAP]); the
 /// installed program hook runs in the interrupt handler, with EE=0.
 pub fn trap_instruction() {
-    // SAFETY: `trap` raises a program interrupt that trap_dispatch handles by
-    // running the hook and resuming at the next instruction.
-    unsafe { core::arch::asm!("trap", options(nostack)) };
+    // SAFETY: the program interrupt is handled by trap_dispatch, which runs
+    // the hook and resumes at the next instruction.
+    unsafe { arch::trap() };
 }
 
 #[no_mangle]
@@ -150,7 +151,7 @@ fn time_tick(tf: &TrapFrame) {
     pc.ticks.fetch_add(1, Relaxed);
     pc.heartbeat_tb.store(time::now(), Relaxed);
     pc.last_tick_pc.store(tf.srr0, Relaxed);
-    crate::watchdog::tick();
+    watchdog::tick();
 }
 
 fn data_fault(tf: &mut TrapFrame) {
@@ -158,7 +159,7 @@ fn data_fault(tf: &mut TrapFrame) {
         (core::ptr::addr_of!(probe_load64_insn) as u64, core::ptr::addr_of!(probe_load64_fixup) as u64),
         (core::ptr::addr_of!(probe_store64_insn) as u64, core::ptr::addr_of!(probe_store64_fixup) as u64),
     ];
-    let pc = crate::mm::to_virt_alias(tf.srr0);
+    let pc = addr::to_virt_alias(tf.srr0);
     for (insn, fixup) in fixups {
         if pc == insn {
             percpu::this().record_fault(percpu::FaultRecord {

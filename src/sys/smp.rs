@@ -1,4 +1,5 @@
-//! SMP: bringing every thread online, doorbell IPIs, cross-CPU calls, jobs.
+//! SMP services: doorbell IPIs, cross-CPU calls, jobs, the idle loop.
+//! (Bringing the threads online is the top layer's `bringup`.)
 //!
 //! * `call_many(mask, f, arg, wait)` is Linux's `smp_call_function_many`: each
 //!   target runs `f(arg)` in its hypervisor-doorbell handler, i.e. only once
@@ -16,7 +17,8 @@ use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering::*};
 use spin::Once;
 use walkproto::CpuMask;
 
-use crate::{arch, exit, mm, opal, percpu, time};
+use super::{exit, percpu, time};
+use crate::arch;
 
 /// How long `call_many` waits for acknowledgements (bootarg `ipi.timeout_ms`).
 static IPI_TIMEOUT_TB: AtomicU64 = AtomicU64::new(time::secs(5));
@@ -57,8 +59,10 @@ fn slot(target: usize, sender: usize) -> &'static CallSlot {
     &slots[target * percpu::ncpus() + sender]
 }
 
-/// Allocates the call slots (after the heap is up, before secondaries start).
-pub fn init_ipis() {
+/// Allocates the call slots (after the heap is up, before secondaries
+/// start) and sets the acknowledgement timeout.
+pub fn init(ipi_timeout_ms: u64) {
+    set_ipi_timeout_ms(ipi_timeout_ms);
     let n = percpu::ncpus();
     SLOTS.call_once(|| {
         let v: alloc::vec::Vec<CallSlot> = (0..n * n).map(|_| CallSlot::new()).collect();
@@ -370,69 +374,4 @@ pub fn idle_loop() -> ! {
     loop {
         idle_once(cpu);
     }
-}
-
-// ---------------------------------------------------------------------------
-// Bring-up.
-
-extern "C" {
-    fn secondary_entry();
-    static mut SECONDARY_STACKS: [u64; 4096];
-}
-
-/// Bytes of kernel stack per secondary CPU.
-pub const STACK_SIZE: u64 = 128 * 1024;
-
-/// Starts every thread in the CPU list except this one; returns how many
-/// came online. Prints nothing; the caller reports `cpus online: K/N`.
-pub fn start_secondaries(timeout_tb: u64) -> Result<usize, (usize, CpuMask)> {
-    let me = percpu::cpu_id();
-    let n = percpu::ncpus();
-    percpu::get(me).online.store(true, Release);
-    let entry_real = mm::real_addr(secondary_entry as *const () as u64);
-    let mut started = CpuMask::new();
-    for cpu in (0..n).filter(|&c| c != me) {
-        let pc = percpu::get(cpu);
-        let stack = mm::frames::alloc_bytes(STACK_SIZE, STACK_SIZE)
-            .unwrap_or_else(|e| exit::fail(format_args!("no memory for the stack of cpu {cpu}: {e}")));
-        let top = stack + STACK_SIZE;
-        pc.stack_top.store(top, Relaxed);
-        let idx = (pc.pir() & 0xfff) as usize;
-        // SAFETY: SECONDARY_STACKS is read only by secondary_entry of the
-        // thread whose PIR indexes it; we write each slot once before starting it.
-        unsafe { (*core::ptr::addr_of_mut!(SECONDARY_STACKS))[idx] = top };
-        arch::sync();
-        match opal::start_cpu(pc.pir(), entry_real) {
-            Ok(()) => started.set(cpu),
-            Err(e) => println!("smp: OPAL could not start cpu {cpu} (PIR {:#x}): {e}", pc.pir()),
-        }
-    }
-    let deadline = time::Deadline::after(timeout_tb);
-    loop {
-        let online = online_mask();
-        let mut missing = CpuMask::new();
-        for cpu in (0..n).filter(|&c| !online.test(c)) {
-            missing.set(cpu);
-        }
-        if missing.is_empty() {
-            return Ok(n);
-        }
-        if deadline.expired() {
-            return Err((online.count(), missing));
-        }
-        arch::cpu_relax();
-    }
-}
-
-/// Rust entry of a secondary thread (from boot/entry.s), on its own stack.
-#[no_mangle]
-extern "C" fn secondary_main(pir: u64) -> ! {
-    let Some(cpu) = percpu::cpu_by_pir(pir as u32) else {
-        exit::fail(format_args!("thread with PIR {pir:#x} started but is not in the CPU list"));
-    };
-    // SAFETY: first thing on this CPU, interrupts still off.
-    unsafe { percpu::activate(cpu, crate::trap::trap_entry_addr(), arch::toc()) };
-    crate::cpu_setup();
-    percpu::get(cpu).online.store(true, Release);
-    idle_loop();
 }

@@ -9,7 +9,7 @@
 
 use core::sync::atomic::{AtomicPtr, AtomicU64, Ordering::*};
 
-use crate::{exit, percpu, time};
+use super::{exit, percpu, time};
 
 static LIMIT_TB: AtomicU64 = AtomicU64::new(0);
 static TEST_DEADLINE_TB: AtomicU64 = AtomicU64::new(0);

@@ -7,7 +7,8 @@
 use core::fmt::{self, Write};
 use core::sync::atomic::{AtomicUsize, Ordering::*};
 
-use crate::{arch, opal, percpu};
+use super::{opal, percpu};
+use crate::arch;
 
 const NO_OWNER: usize = usize::MAX;
 static OWNER: AtomicUsize = AtomicUsize::new(NO_OWNER);
@@ -96,14 +97,14 @@ pub fn _print(args: fmt::Arguments, newline: bool) {
 /// Prints to the OPAL console.
 #[macro_export]
 macro_rules! print {
-    ($($arg:tt)*) => ($crate::console::_print(format_args!($($arg)*), false));
+    ($($arg:tt)*) => ($crate::sys::console::_print(format_args!($($arg)*), false));
 }
 
 /// Prints a line to the OPAL console (one lock hold per line).
 #[macro_export]
 macro_rules! println {
     () => ($crate::print!("\n"));
-    ($($arg:tt)*) => ($crate::console::_print(format_args!($($arg)*), true));
+    ($($arg:tt)*) => ($crate::sys::console::_print(format_args!($($arg)*), true));
 }
 
 /// Flushes OPAL's console buffer (before power-off or a failure stop).

@@ -1,11 +1,13 @@
-//! Tests of the boot foundation: SMP, per-CPU data, IPIs, timer, traps, real mode.
+//! Tests of the boot foundation: SMP bring-up, per-CPU data, IPIs, timer,
+//! traps, real mode, the image's location.
 
 use core::sync::atomic::{AtomicU64, Ordering::*};
 
 use walkproto::CpuMask;
 
-use super::{skip, CpuBarrier, Outcome, Scope, Test};
-use crate::{arch, ensure, fail, percpu, realmode, smp, time, trap};
+use crate::ktest::{skip, CpuBarrier, Outcome, Scope, Test};
+use crate::{arch, ensure, fail};
+use crate::sys::{percpu, realmode, smp, time, trap};
 
 pub static TESTS: &[Test] = &[
     Test { name: "smp_all_threads_online", scope: Scope::Boot, timeout_ms: 1000, run: all_online },
@@ -158,7 +160,7 @@ fn ipi_timeout_names_cpu(_: usize) -> Outcome {
     let res = with_cpu_ee_off(target, time::ms(600), || {
         smp::call_many(mask, smp::ipi_nop, 0, true, "negative control")
     });
-    smp::set_ipi_timeout_ms(crate::config::get().u64("ipi.timeout_ms", 5000));
+    smp::set_ipi_timeout_ms(crate::sys::config::get().smp.ipi_timeout_ms);
     match res {
         Ok(_) => {
             Err(fail!("IPI to cpu {target} with EE=0 was acknowledged: the timeout detector cannot fire"))
@@ -258,10 +260,10 @@ fn image_location(_: usize) -> Outcome {
     // The code we run is inside the image bounds, which sit at the linear-map
     // address of the physical load address, 64 KB aligned — wherever the
     // image was loaded (reloc.test= moves it to prove that).
-    let start = crate::mm::image_start();
+    let start = crate::sys::addr::image_start();
     let f = image_location as *const () as u64;
     ensure!(start & 0xffff == 0, "image start {start:#x} not 64 KB aligned");
-    ensure!(f > start && f < crate::mm::image_end(), "function at {f:#x} outside the image at {start:#x}");
+    ensure!(f > start && f < crate::sys::addr::image_end(), "function at {f:#x} outside the image at {start:#x}");
     ensure!(
         start == crate::mm::phys_to_virt(crate::mm::real_addr(start)),
         "image start {start:#x} not in the linear map"

@@ -131,6 +131,12 @@ impl PerCpu {
 
 static PERCPU: [PerCpu; MAX_CPUS] = [PerCpu::INIT; MAX_CPUS];
 static NCPUS: AtomicUsize = AtomicUsize::new(0);
+static BOOT_CPU: AtomicUsize = AtomicUsize::new(0);
+
+/// Logical id of the boot CPU (skiboot picks it; it is not always PIR 0).
+pub fn boot_cpu() -> usize {
+    BOOT_CPU.load(Relaxed)
+}
 
 /// The running CPU's area (from r13).
 #[inline(always)]
@@ -158,12 +164,14 @@ pub fn ncpus() -> usize {
     NCPUS.load(Relaxed)
 }
 
-/// Records the CPU list; `pirs[i]` is logical CPU i.
-pub fn init_ids(pirs: &[u32]) {
+/// Records the CPU list (`pirs[i]` is logical CPU i) and which of them
+/// is the boot CPU.
+pub fn init_ids(pirs: &[u32], boot: usize) {
     for (i, &pir) in pirs.iter().enumerate() {
         PERCPU[i].cpu.store(i, Relaxed);
         PERCPU[i].pir.store(pir, Relaxed);
     }
+    BOOT_CPU.store(boot, Relaxed);
     NCPUS.store(pirs.len(), Release);
 }
 

@@ -5,7 +5,8 @@
 
 use core::sync::atomic::{AtomicU64, Ordering::*};
 
-use crate::mm::real_addr;
+use super::addr::real_addr;
+use super::time;
 
 /// OPAL call tokens.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -151,8 +152,8 @@ fn cec_request(token: Token) -> OpalError {
     if rc != OPAL_SUCCESS {
         return OpalError { token, rc };
     }
-    let start = crate::time::now();
-    while crate::time::now() - start < crate::time::secs(10) {
+    let start = time::now();
+    while time::now() - start < time::secs(10) {
         poll_events();
     }
     OpalError { token, rc: OPAL_TIMEOUT }

@@ -10,37 +10,32 @@
 use core::fmt;
 use core::sync::atomic::{AtomicBool, Ordering::*};
 
-use crate::{arch, console, opal};
+use super::config::ExitMode;
+use super::{console, opal};
+use crate::arch;
 
 static FAILING: AtomicBool = AtomicBool::new(false);
 
 /// How the run ends (`exit=`): `qemu` powers off on success and checkstops
 /// (attn) on failure, which QEMU turns into exit 0 / 1; on a real POWER9
 /// `reboot` returns to petitboot either way and `halt` just stops.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Mode {
-    Qemu,
-    Reboot,
-    Halt,
-}
-
 static MODE: core::sync::atomic::AtomicU8 = core::sync::atomic::AtomicU8::new(0);
 
-/// Sets the exit mode from the `exit=` bootarg value.
-pub fn set_mode(name: &str) {
-    let m = match name {
-        "reboot" => Mode::Reboot,
-        "halt" => Mode::Halt,
-        _ => Mode::Qemu,
+/// Sets the exit mode (`exit=`).
+pub fn set_mode(mode: ExitMode) {
+    let m = match mode {
+        ExitMode::Qemu => 0,
+        ExitMode::Reboot => 1,
+        ExitMode::Halt => 2,
     };
-    MODE.store(m as u8, Relaxed);
+    MODE.store(m, Relaxed);
 }
 
-fn mode() -> Mode {
+fn mode() -> ExitMode {
     match MODE.load(Relaxed) {
-        1 => Mode::Reboot,
-        2 => Mode::Halt,
-        _ => Mode::Qemu,
+        1 => ExitMode::Reboot,
+        2 => ExitMode::Halt,
+        _ => ExitMode::Qemu,
     }
 }
 
@@ -65,9 +60,9 @@ const HID0_POWER9_ENABLE_ATTN: u64 = 1 << 60;
 pub fn success() -> ! {
     println!("RESULT: ok");
     match mode() {
-        Mode::Reboot => reboot(),
-        Mode::Halt => halt(),
-        Mode::Qemu => {}
+        ExitMode::Reboot => reboot(),
+        ExitMode::Halt => halt(),
+        ExitMode::Qemu => {}
     }
     console::flush();
     let err = opal::power_down();
@@ -86,9 +81,9 @@ pub fn fail(why: fmt::Arguments) -> ! {
     if first {
         println!("FATAL: {why}");
         match mode() {
-            Mode::Reboot => reboot(),
-            Mode::Halt => halt(),
-            Mode::Qemu => {}
+            ExitMode::Reboot => reboot(),
+            ExitMode::Halt => halt(),
+            ExitMode::Qemu => {}
         }
         console::flush();
         checkstop();
