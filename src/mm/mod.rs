@@ -9,6 +9,7 @@ pub mod heap;
 pub mod mmu;
 pub mod pgtable;
 pub mod probe;
+pub mod shadow;
 pub mod space;
 pub mod tests;
 pub mod tlb;

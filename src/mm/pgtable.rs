@@ -9,14 +9,14 @@
 //! poison has the VALID bit clear) instead of somebody else's new entries.
 
 use core::fmt;
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 use radix::{EntryView, Geometry, Level, PageSize, Pde, Pte, PteFlags};
 use spin::Mutex;
 
-use super::{frames, phys_to_virt};
+use super::{frames, phys_to_virt, shadow};
 use crate::arch;
 use crate::sys::exit;
 
@@ -75,23 +75,32 @@ pub fn alloc_table(bytes: u64) -> u64 {
     // SAFETY: `pa` is a table-sized, table-aligned block owned by the pool
     // and handed out to no one else; the linear map covers it.
     unsafe { core::ptr::write_bytes(phys_to_virt(pa) as *mut u8, 0, bytes as usize) };
+    shadow::table_alloc(pa, bytes);
     pa
 }
 
 /// Poisons a table and puts it in quarantine. The caller must have made sure
 /// that no walker can still reach it (that is exactly what the strategies
-/// under test do, or fail to do).
+/// under test do, or fail to do); the POWER9 model checks that no CPU's
+/// walk cache can (a violation otherwise).
 pub fn free_table(pa: u64, bytes: u64) {
     let c = class(bytes);
-    for i in 0..bytes / 8 {
-        entry_at(pa, i as usize).store(POISON.to_be(), Ordering::Relaxed);
-    }
+    shadow::table_free(pa, bytes);
+    poison_unchecked(pa, bytes);
     let mut pool = POOL.lock();
     pool.freed[c] += 1;
     pool.quarantine[c].push_back(pa);
     if pool.quarantine[c].len() > QUARANTINE {
         let old = pool.quarantine[c].pop_front().expect("non-empty");
         pool.free[c].push(old);
+    }
+}
+
+/// Fills a table with [`POISON`] without freeing it or asking the model
+/// (only `free_table` and the `walk.bug=poison-linked` control).
+pub fn poison_unchecked(pa: u64, bytes: u64) {
+    for i in 0..bytes / 8 {
+        entry_at(pa, i as usize).store(POISON.to_be(), Ordering::Relaxed);
     }
 }
 
@@ -115,15 +124,35 @@ pub fn read(table_pa: u64, idx: usize) -> u64 {
 /// Writes an entry (logical value) with a plain store, like Linux's
 /// `set_pmd`/`pmd_clear`. Ordering is the caller's job: a barrier before
 /// publishing a new table, `ptesync` before relying on the MMU seeing it.
+/// The writer holds the lock of what it changes, so the old value read for
+/// the model is the one overwritten.
 #[inline(always)]
 pub fn write(table_pa: u64, idx: usize, value: u64) {
+    let old = read(table_pa, idx);
     entry_at(table_pa, idx).store(value.to_be(), Ordering::Relaxed);
+    shadow::store(table_pa, idx, old, value);
 }
 
 /// Atomically replaces an entry, returning the old logical value.
 #[inline(always)]
 pub fn exchange(table_pa: u64, idx: usize, value: u64) -> u64 {
-    u64::from_be(entry_at(table_pa, idx).swap(value.to_be(), Ordering::AcqRel))
+    let old = u64::from_be(entry_at(table_pa, idx).swap(value.to_be(), Ordering::AcqRel));
+    shadow::store(table_pa, idx, old, value);
+    old
+}
+
+/// The `walk.bug=torn-write` control: writes an entry as two 32-bit halves,
+/// the high one first, `gap_tb` apart, so that a walker can read it torn.
+pub fn write_torn(table_pa: u64, idx: usize, value: u64, gap_tb: u64) {
+    let old = read(table_pa, idx);
+    let va = phys_to_virt(table_pa) + idx as u64 * 8;
+    // SAFETY: the entry is 8-byte aligned in a live page-table page; its
+    // two big-endian halves are naturally aligned 32-bit words.
+    let (hi, lo) = unsafe { (&*(va as *const AtomicU32), &*((va + 4) as *const AtomicU32)) };
+    hi.store(((value >> 32) as u32).to_be(), Ordering::Relaxed);
+    crate::sys::time::delay_tb(gap_tb);
+    lo.store((value as u32).to_be(), Ordering::Relaxed);
+    shadow::store(table_pa, idx, old, value);
 }
 
 /// True if any entry of the table holds the poison pattern.

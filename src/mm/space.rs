@@ -70,12 +70,6 @@ impl Mm {
         tlb::flush(tlb::Target::Pid { pid: self.pid, ric: radix::Ric::All }, self.cpumask());
     }
 
-    /// Flushes the page-walk cache of this mm everywhere (after unlinking a
-    /// page-table page whose leaves were already cleared and flushed).
-    pub fn flush_pwc(&self) {
-        tlb::flush(tlb::Target::Pid { pid: self.pid, ric: radix::Ric::Pwc }, self.cpumask());
-    }
-
     /// CPUs that have run with this mm's PID (Linux `mm_cpumask`).
     pub fn cpumask(&self) -> CpuMask {
         let mut m = CpuMask::new();
@@ -106,15 +100,18 @@ impl Mm {
 }
 
 impl Mm {
-    /// Frees every page-table page of this mm (the caller has already
-    /// removed and freed what it owns below the directories, and no CPU
-    /// walks it any more), clears its process-table entry and flushes its
-    /// PID everywhere. The `Mm` itself stays allocated (a few bytes) so that
-    /// stale `&'static` references remain harmless.
+    /// Tears the address space down once no CPU runs or walks it (the
+    /// caller has already removed and freed what it owns below the
+    /// directories): clears its process-table entry, flushes its PID
+    /// everywhere (TLB, walk cache and the cached process-table entry), and
+    /// only then frees every page-table page — Linux's order in `exit_mmap`
+    /// (`tlb_finish_mmu` flushes before the tables go). The `Mm` itself
+    /// stays allocated (a few bytes) so that stale `&'static` references
+    /// remain harmless.
     pub fn destroy(&self) {
-        free_tree(self.root, Level::Pgd);
         mmu::set_process_entry(self.pid, 0);
         self.flush_all();
+        free_tree(self.root, Level::Pgd);
     }
 }
 

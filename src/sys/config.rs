@@ -5,7 +5,8 @@
 use spin::Once;
 
 pub use kconfig::{
-    Config, ExitMode, FlushMode, Inject, Mmu, RunMode, Smp, StressMix, TestCfg, Walk, WalkTrap, WalkerKind,
+    Config, ExitMode, FlushBug, FlushMode, Inject, Mmu, RunMode, Smp, StressMix, TestCfg, Walk, WalkBug, WalkTrap,
+    WalkerKind,
 };
 
 static CONFIG: Once<Config<'static>> = Once::new();

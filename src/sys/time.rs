@@ -21,6 +21,11 @@ pub const fn secs(s: u64) -> u64 {
     s * arch::TB_HZ
 }
 
+/// Timebase ticks in `us` microseconds.
+pub const fn us(us: u64) -> u64 {
+    us * (arch::TB_HZ / 1_000_000)
+}
+
 /// Timebase ticks in `ns` nanoseconds (rounded down).
 pub const fn ns(ns: u64) -> u64 {
     ns * (arch::TB_HZ / 1_000_000) / 1000

@@ -9,13 +9,14 @@
 //! once it is freed.
 
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering::*};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering::*};
 
 use radix::{Level, PageSize, Pte, PteFlags};
 use spin::Mutex;
 
+use super::detect::{self, What};
 use crate::mm::space::{self, Mm};
-use crate::mm::{frames, phys_to_virt};
+use crate::mm::{frames, pgtable, phys_to_virt};
 use crate::sys::{exit, time};
 
 /// Pattern tag in folio data words.
@@ -78,6 +79,19 @@ pub struct Folio {
     pub gen: AtomicU32,
     /// Timebase when freed (0 while in use).
     freed_tb: AtomicU64,
+    /// A collapse isolated this folio (found no reference but the mapping's)
+    /// and is copying it away; cleared when the folio is allocated again.
+    collapsing: AtomicBool,
+}
+
+/// Who takes a reference, for the detector's record.
+#[derive(Clone, Copy)]
+pub struct RefTaker {
+    pub kind: &'static str,
+    pub strategy: &'static str,
+    pub va: u64,
+    /// The entry the reference was found through.
+    pub entry: u64,
 }
 
 impl Folio {
@@ -85,18 +99,49 @@ impl Folio {
         DATA_MAGIC << 48 | (idx as u64) << 24 | (self.gen.load(Relaxed) as u64 & 0xff_ffff)
     }
 
-    /// `page_ref_add_unless(page, 1, 0)`: a reference unless the folio is free.
-    pub fn try_get(&self) -> bool {
+    /// Whether the folio is free (poisoned, in quarantine or available).
+    pub fn is_free(&self) -> bool {
+        self.freed_tb.load(Acquire) != 0
+    }
+
+    /// `folio_try_get` (`page_ref_add_unless(page, 1, 0)`): a reference
+    /// unless the folio is free. Fully ordered, as Linux's is: a collapse's
+    /// isolation check either sees this reference or this walker's re-check
+    /// of the PMD sees the collapse. A reference that lands on a free folio
+    /// anyway is a violation, recorded here for every caller.
+    pub fn try_get(&self, who: RefTaker) -> bool {
         let mut c = self.refcount.load(Relaxed);
         loop {
             if c == 0 {
                 return false;
             }
-            match self.refcount.compare_exchange_weak(c, c + 1, Acquire, Relaxed) {
-                Ok(_) => return true,
+            match self.refcount.compare_exchange_weak(c, c + 1, SeqCst, Relaxed) {
+                Ok(_) => break,
                 Err(now) => c = now,
             }
         }
+        self.check_ref(who, c);
+        true
+    }
+
+    /// The detector's control: a plain increment (`page_ref_inc`), even of
+    /// a free folio.
+    pub fn get_noref(&self, who: RefTaker) {
+        let old = self.refcount.fetch_add(1, SeqCst);
+        self.check_ref(who, old);
+    }
+
+    /// A reference just taken (the count was `old`) must be on a folio in
+    /// use.
+    fn check_ref(&self, who: RefTaker, old: u32) {
+        if old == 0 || self.is_free() {
+            detect::record(What::RefOnFreedPage, who.kind, who.strategy, who.va, who.entry, self.pa);
+        }
+    }
+
+    /// Whether a collapse has isolated this folio.
+    pub fn collapsing(&self) -> bool {
+        self.collapsing.load(Acquire)
     }
 
     /// Offset of a checked data word inside sub-page `sub` of `shape`, if any.
@@ -119,6 +164,9 @@ pub const SPLIT: u8 = 2;
 /// An empty page-table page is linked (a fault allocated it; nothing mapped).
 pub const TABLE: u8 = 3;
 
+/// Entries of a slot's mapping history (see [`Slot::mappings`]).
+pub const HISTORY: usize = 16;
+
 /// One huge-page-sized piece of the address space.
 pub struct Slot {
     /// Virtual address (quadrant 0).
@@ -128,10 +176,93 @@ pub struct Slot {
     pub index: usize,
     /// Changers of this slot serialize here (the PMD/PUD lock).
     pub lock: Mutex<()>,
-    /// EMPTY, HUGE or SPLIT (changed under `lock`).
+    /// EMPTY, HUGE, SPLIT or TABLE (changed under `lock`).
     pub state: AtomicU8,
     /// Folio index + 1 (0 = none).
     pub folio: AtomicU32,
+    /// The page-table page deposited for this slot while it maps a huge
+    /// leaf (Linux `pmd_huge_pte`), 0 if none: a split withdraws it.
+    pub deposited: AtomicU64,
+    /// Mapping sequence, a seqcount: odd while what the slot translates to
+    /// is changing (from the entry store until its TLB flush completed),
+    /// even when it is settled; `history[seq / 2 % HISTORY]` says what the
+    /// settled state `seq / 2` maps.
+    seq: AtomicU64,
+    history: [AtomicU64; HISTORY],
+}
+
+/// What a slot translated to in one settled state: unmapped, or a folio
+/// (index and generation).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mapping {
+    Unmapped,
+    Folio { idx: usize, gen: u32 },
+}
+
+impl Mapping {
+    fn pack(self, state: u64) -> u64 {
+        let tag = (state & 0xff_ffff) << 40;
+        match self {
+            Mapping::Unmapped => tag,
+            Mapping::Folio { idx, gen } => tag | 1 << 39 | ((idx as u64) & 0x7fff) << 24 | (gen as u64 & 0xff_ffff),
+        }
+    }
+
+    fn unpack(v: u64) -> (u64, Mapping) {
+        let state = v >> 40;
+        if v & 1 << 39 == 0 {
+            (state, Mapping::Unmapped)
+        } else {
+            (state, Mapping::Folio { idx: ((v >> 24) & 0x7fff) as usize, gen: (v & 0xff_ffff) as u32 })
+        }
+    }
+}
+
+impl Slot {
+    /// A change of what the slot translates to begins (before its entry
+    /// store): from now until [`Slot::end_change`] it may translate to the
+    /// old mapping or to `next`.
+    pub fn begin_change(&self, next: Mapping) {
+        let s = self.seq.load(Relaxed);
+        debug_assert!(s % 2 == 0, "nested slot change");
+        self.history[(s / 2 + 1) as usize % HISTORY].store(next.pack(s / 2 + 1), Relaxed);
+        self.seq.store(s + 1, Release);
+        core::sync::atomic::fence(SeqCst);
+    }
+
+    /// The change is complete (after the store and its TLB flush): from now
+    /// on the slot translates only to the `next` of `begin_change`.
+    pub fn end_change(&self) {
+        let s = self.seq.load(Relaxed) + 1;
+        debug_assert!(s % 2 == 0, "slot change ended twice");
+        self.seq.store(s, Release);
+    }
+
+    /// The mapping sequence now (a walker reads it before and after an
+    /// access through the MMU).
+    pub fn seq(&self) -> u64 {
+        self.seq.load(Acquire)
+    }
+
+    /// Every mapping the slot may have had between sequence values `s0` and
+    /// `s1` (read before and after an access), or None if the history no
+    /// longer reaches back that far.
+    pub fn mappings(&self, s0: u64, s1: u64, out: &mut [Mapping; HISTORY]) -> Option<usize> {
+        let (lo, hi) = (s0 / 2, s1.div_ceil(2));
+        if hi - lo >= HISTORY as u64 {
+            return None;
+        }
+        let mut n = 0;
+        for state in lo..=hi {
+            let (tag, m) = Mapping::unpack(self.history[state as usize % HISTORY].load(Acquire));
+            if tag != state & 0xff_ffff {
+                return None; // overwritten meanwhile
+            }
+            out[n] = m;
+            n += 1;
+        }
+        Some(n)
+    }
 }
 
 /// A run of slots of one shape in `mm`.
@@ -231,28 +362,43 @@ impl Arena {
                     lock: Mutex::new(()),
                     state: AtomicU8::new(EMPTY),
                     folio: AtomicU32::new(0),
+                    deposited: AtomicU64::new(0),
+                    seq: AtomicU64::new(0),
+                    history: [const { AtomicU64::new(0) }; HISTORY],
                 }
             })
             .collect();
         let arena = Arena { name, mm, shape, slots, folios, owned };
         for slot in &arena.slots {
             let _g = slot.lock.lock();
-            arena.populate_locked(slot);
+            if !arena.populate_locked(slot) {
+                exit::fail(format_args!("{} arena: no folio for slot {:#x}", arena.name, slot.va));
+            }
         }
         arena
     }
 
-    /// Unmaps every slot and frees split tables and folio frames. Only when
-    /// no CPU walks the arena any more; the caller flushes the mm and frees
-    /// its directories afterwards (`Mm::destroy`).
+    /// Unmaps every slot, flushes the whole PID everywhere, then frees the
+    /// page-table pages (linked or deposited) and the folio frames — in that
+    /// order, as Linux's `exit_mmap` does (`tlb_finish_mmu` flushes before
+    /// `tlb_remove_table` frees). Only when no CPU walks the arena any more;
+    /// the caller then frees the directories (`Mm::destroy`).
     pub fn teardown(self) {
+        let mut tables = Vec::new();
         for slot in &self.slots {
-            let e = crate::mm::pgtable::exchange(slot.table, slot.index, 0);
+            let e = pgtable::exchange(slot.table, slot.index, 0);
             if let radix::EntryView::Table(p) = radix::EntryView::of(e) {
-                crate::mm::pgtable::free_table(p.next_table_pa(), self.shape.table_bytes);
+                tables.push(p.next_table_pa());
+            }
+            match slot.deposited.swap(0, Relaxed) {
+                0 => {}
+                t => tables.push(t),
             }
         }
         self.mm.flush_all();
+        for t in tables {
+            pgtable::free_table(t, self.shape.table_bytes);
+        }
         for &(pa, n) in &self.owned {
             frames::free_phys(pa, n);
         }
@@ -274,6 +420,7 @@ impl Arena {
                 && f.freed_tb.compare_exchange(freed, 0, AcqRel, Relaxed).is_ok()
             {
                 f.gen.fetch_add(1, Relaxed);
+                f.collapsing.store(false, Relaxed);
                 let pat = f.pattern(i);
                 for &off in &f.checked {
                     write_data(f.pa + off, pat);
@@ -285,31 +432,92 @@ impl Arena {
         None
     }
 
-    /// Drops a reference; the last one frees the folio (poisons its data).
+    /// Drops a reference; the last one frees the folio: the POWER9 model
+    /// must show that no CPU can still translate to it, then its data is
+    /// poisoned and it goes into quarantine.
     pub fn put_folio(&self, idx: usize) {
         let f = &self.folios[idx];
         let old = f.refcount.fetch_sub(1, Release);
         if old == 1 {
             core::sync::atomic::fence(Acquire);
-            for &off in &f.checked {
-                write_data(f.pa + off, POISON_DATA);
-            }
-            f.freed_tb.store(time::now().max(1), Release);
+            self.free_folio(f);
         } else if old == 0 {
             exit::fail(format_args!("{} folio {idx}: reference dropped below zero", self.name));
         }
     }
 
-    /// Installs a fresh huge leaf in an EMPTY slot (caller holds the lock).
+    fn free_folio(&self, f: &Folio) {
+        for &off in &f.checked {
+            crate::mm::shadow::check_free_page(f.pa + off, self.checked_bytes());
+            write_data(f.pa + off, POISON_DATA);
+        }
+        f.freed_tb.store(time::now().max(1), Release);
+    }
+
+    /// Bytes of folio memory behind each checked word: the whole huge page
+    /// of a THP, the one claimed frame of a PUD block.
+    fn checked_bytes(&self) -> u64 {
+        match self.shape.level {
+            Level::Pud => frames::FRAME,
+            _ => self.shape.huge.bytes(),
+        }
+    }
+
+    /// The `walk.bug=free-pinned` control: unmapping poisons the folio's
+    /// data even though references still pin it (the references are
+    /// dropped as usual afterwards).
+    pub fn poison_pinned(&self, idx: usize) {
+        for &off in &self.folios[idx].checked {
+            write_data(self.folios[idx].pa + off, POISON_DATA);
+        }
+    }
+
+    /// khugepaged's isolation: a collapse may take the folio only if the
+    /// mapping holds the one reference (a gup pin makes it give up). Marks
+    /// it as being collapsed.
+    pub fn isolate_for_collapse(&self, idx: usize) -> bool {
+        let f = &self.folios[idx];
+        if f.refcount.load(SeqCst) != 1 {
+            return false;
+        }
+        f.collapsing.store(true, Release);
+        true
+    }
+
+    /// Copies the folio's data into folio `to` (the collapse copy; only the
+    /// checked words exist): `to` keeps its own pattern, which names it.
+    pub fn copy_folio(&self, _from: usize, _to: usize, delay_tb: u64) {
+        // The data words carry their folio's identity, so `to` already
+        // holds what a copy would give; the copy's time is what matters to
+        // a racing walker.
+        if delay_tb > 0 {
+            time::delay_tb(delay_tb);
+        }
+    }
+
+    /// `do_huge_pmd_anonymous_page`: a fresh folio behind a new huge leaf in
+    /// an EMPTY slot, with a page-table page deposited for a later split
+    /// (`pte_alloc_one` + `pgtable_trans_huge_deposit`). The caller holds the
+    /// slot lock. False if no folio is free.
     pub fn populate_locked(&self, slot: &Slot) -> bool {
         let Some(idx) = self.alloc_folio() else { return false };
+        if slot.deposited.load(Relaxed) == 0 {
+            slot.deposited.store(pgtable::alloc_table(self.shape.table_bytes), Relaxed);
+        }
         let pte = Pte::leaf(self.folios[idx].pa, self.shape.huge, LEAF_FLAGS)
             .unwrap_or_else(|e| exit::fail(format_args!("huge leaf: {e:?}")));
         slot.folio.store(idx as u32 + 1, Relaxed);
-        // The folio's data (and its refcount) before the leaf that maps it.
+        slot.begin_change(Mapping::Folio { idx, gen: self.folios[idx].gen.load(Relaxed) & 0xff_ffff });
+        // set_pmd_at: the folio's data (and its refcount) before the leaf
+        // that maps it.
         crate::arch::lwsync();
-        crate::mm::pgtable::write(slot.table, slot.index, pte.raw());
+        if super::changers::walk_bug() == crate::sys::config::WalkBug::TornWrite {
+            pgtable::write_torn(slot.table, slot.index, pte.raw(), time::us(20));
+        } else {
+            pgtable::write(slot.table, slot.index, pte.raw());
+        }
         crate::arch::ptesync();
+        slot.end_change();
         slot.state.store(HUGE, Release);
         true
     }
@@ -330,6 +538,7 @@ fn new_folio(pa: u64, checked: Vec<u64>) -> Folio {
         refcount: AtomicU32::new(0),
         gen: AtomicU32::new(0),
         freed_tb: AtomicU64::new(1),
+        collapsing: AtomicBool::new(false),
     };
     for &off in &f.checked {
         write_data(pa + off, POISON_DATA);

@@ -155,7 +155,7 @@ fn measure_cell(strategy: Strategy, ncpus: usize, load: Load, thps: usize) -> Ce
         }
         time::delay_tb(time::ms(2));
         mm.switch_to();
-        let ch = Changer { arena: &arena, strategy, noflush: false, stats: &stats, gap: false };
+        let ch = Changer::new(&arena, strategy, &stats);
         // Split and collapse one THP first (needs the spare folios).
         let ipis0 = smp::IPIS_SENT.load(Relaxed);
         let slot = &arena.slots[0];
@@ -195,7 +195,7 @@ fn measure_cell(strategy: Strategy, ncpus: usize, load: Load, thps: usize) -> Ce
         space::switch_to_kernel_only();
     });
     if strategy == Strategy::Rcu {
-        let ch = Changer { arena: &arena, strategy, noflush: false, stats: &stats, gap: false };
+        let ch = Changer::new(&arena, strategy, &stats);
         let d = time::Deadline::after(time::secs(10));
         while super::REGISTRY.pending_deferred() > 0 && !d.expired() {
             ch.reclaim();

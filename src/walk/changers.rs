@@ -1,43 +1,85 @@
-//! The changers: THP (and PUD) split, collapse, zap and populate, in the
-//! order Linux uses on book3s64 radix, with the three layers kept apart:
-//! entry update (`pgtable`), TLB flush (`tlb`), walker serialization
-//! (`walkproto::Registry` with the boot-selected strategy).
+//! The changers: the THP life cycle of Linux book3s64 radix, one function per
+//! Linux step, with the three layers kept apart: entry update (`pgtable`), TLB
+//! flush (`mm::tlb`), walker serialization (`walkproto::Registry` with the
+//! boot-selected strategy). Every free goes through the POWER9 cache model
+//! (`mm::shadow`) first.
 //!
-//! * split:    pmdp_invalidate (VALID off, SW INVALID on) → flush →
-//!             **serialize** → pmd_populate(table of smaller leaves)
-//! * collapse: pmdp_collapse_flush (clear) → flush → install the new huge
-//!             leaf (a fresh folio with the data copied) → **free the old
-//!             table when safe** → drop the old folio
-//! * zap:      huge: clear → flush → **serialize** → drop the folio; split (munmap:
-//!             zap_pte_range, then free_pgtables): clear every leaf →
-//!             flush → drop the folio → clear the directory entry → flush
-//!             the page-walk cache → **free the table when safe**
-//! * populate: a fresh folio behind a new huge leaf
-//! * table churn: link an empty page-table page (as a fault does before it
-//!   maps anything), later unlink it → PWC flush → **free when safe**. No
-//!   leaf was ever valid, so only the walk cache needs flushing; on QEMU
-//!   that flush is a no-op, which leaves the walker-registry handshake as
-//!   the only thing between a walker and the freed table.
+//! * **populate** (`do_huge_pmd_anonymous_page`): a fresh folio, a page-table
+//!   page deposited for a later split, `set_pmd_at` (arena.rs).
+//! * **split** (`__split_huge_pmd_locked`): [`Changer::pmdp_invalidate`] (VALID
+//!   off, SW INVALID on, then `flush_pmd_tlb_range`: the huge page by VA) →
+//!   `serialize_against_pte_lookup` (book3s64 `pmdp_invalidate` did, in the
+//!   code the registry was proposed for) → `pgtable_trans_huge_withdraw` →
+//!   `set_pte_at` for each smaller leaf → `pmd_populate` (after `smp_wmb`).
+//! * **collapse** (`collapse_huge_page`): [`Changer::pmdp_collapse_flush`]
+//!   (`pmd_clear`, then `radix__flush_tlb_collapsed_pmd`: the walk cache
+//!   first, then each base page of the range) → isolate the old folio (only
+//!   the mapping may hold it, else put the PMD back and give up) → copy →
+//!   `ptep_clear` each old PTE → `pgtable_trans_huge_deposit` → `set_pmd_at`
+//!   with the new folio → free the old folio. No walker serialization: radix
+//!   Linux dropped it (Yang Shi, 2022) because gup_fast re-checks the PMD and
+//!   the old page-table page is deposited, not freed.
+//! * **zap of a huge leaf** (`zap_huge_pmd`): `pmdp_huge_get_and_clear` →
+//!   `flush_pmd_tlb_range` → `serialize_against_pte_lookup` (as the hash MMU
+//!   does; otherwise a fault could install a page-table page where a
+//!   find_pte walker still holds a pointer it believes is a huge PTE) → free
+//!   the folio → `zap_deposited_table` (withdraw, `pte_free`).
+//! * **zap of a split slot** (`zap_pte_range`, then `free_pgtables`):
+//!   `ptep_get_and_clear` each leaf → `flush_tlb_range` (each base page; the
+//!   whole PID above 33 pages) → free the folio → [`Changer::free_pte_range`]:
+//!   `pmd_clear` → the strategy's handshake → flush the walk cache → free the
+//!   page-table page when no walker can reach it.
+//! * **page-table churn**: `pmd_populate` of an empty page-table page (a fault
+//!   about to map something), later `free_pte_range`. No leaf was ever valid,
+//!   so only the walk cache needs flushing; on QEMU that flush is a no-op,
+//!   which leaves the registry handshake as the only thing between a walker
+//!   and the freed table.
+//! * **munmap of many THPs** ([`Changer::munmap_all`]): each PMD cleared and
+//!   serialized (hash `pmdp_huge_get_and_clear`), one batched flush
+//!   (`mmu_gather`), then the folios freed.
 //!
-//! With `noflush` the TLB flush is skipped: a negative control for the
-//! hardware walker's stale-TLB detector, not a strategy.
+//! The PUD arena runs the same steps one level up (1 GB leaf → 512 × 2 MB).
+//!
+//! Negative controls (bootargs): `walk.bug=noflush` skips TLB flushes;
+//! `mmu.flush_bug=` reproduces flush bugs the POWER9 model must catch
+//! (`split-huge`: the split-slot zap flushes one page at the huge size;
+//! `no-pwc`, `va-for-dir`: unlinking a table flushes no walk cache or only
+//! by VA; `free-before-flush`: the table is freed before its flush; the AP
+//! and PID controls live in `mm::tlb`); `walk.bug=free-pinned`,
+//! `poison-linked`, `torn-write` trip the walkers' detectors.
 
-use core::sync::atomic::{AtomicU64, Ordering::*};
+use core::sync::atomic::{AtomicU64, AtomicU8, Ordering::*};
 
-use radix::{Pde, Pte};
+use radix::{Pde, Pte, Ric};
 use walkproto::{CpuMask, FreeOutcome, SerializeStats, Strategy, SyncError};
 
-use super::arena::{Arena, Slot, EMPTY, HUGE, LEAF_FLAGS, SPLIT, TABLE};
+use super::arena::{Arena, Mapping, Slot, EMPTY, HUGE, LEAF_FLAGS, SPLIT, TABLE};
 use super::platform::Kernel;
 use super::REGISTRY;
 use crate::mm::pgtable;
-use crate::arch;
+use crate::mm::tlb::{self, Target};
+use crate::sys::config::{FlushBug, WalkBug};
 use crate::sys::{exit, time};
+use crate::arch;
+
+static WALK_BUG: AtomicU8 = AtomicU8::new(WalkBug::None as u8);
+
+/// Sets the deliberate changer/walker bug (a negative control; `None` = correct).
+pub fn set_walk_bug(bug: WalkBug) {
+    WALK_BUG.store(bug as u8, Relaxed);
+}
+
+/// The deliberate changer/walker bug in effect.
+pub fn walk_bug() -> WalkBug {
+    WalkBug::ALL[WALK_BUG.load(Relaxed) as usize]
+}
 
 /// What the changers did (shared by all changer CPUs of a run).
 pub struct Stats {
     pub splits: AtomicU64,
     pub collapses: AtomicU64,
+    /// Collapses given up because a reference pinned the old folio.
+    pub collapse_aborts: AtomicU64,
     pub zaps: AtomicU64,
     pub populates: AtomicU64,
     pub serializes: AtomicU64,
@@ -60,6 +102,7 @@ impl Stats {
         Stats {
             splits: AtomicU64::new(0),
             collapses: AtomicU64::new(0),
+            collapse_aborts: AtomicU64::new(0),
             zaps: AtomicU64::new(0),
             populates: AtomicU64::new(0),
             serializes: AtomicU64::new(0),
@@ -80,17 +123,28 @@ impl Stats {
             self.skipped.fetch_add(1, Relaxed);
         }
     }
+
+    /// Changer operations so far (the life-cycle steps and table churn).
+    pub fn ops(&self) -> u64 {
+        self.splits.load(Relaxed)
+            + self.collapses.load(Relaxed)
+            + self.zaps.load(Relaxed)
+            + self.populates.load(Relaxed)
+            + self.tables_linked.load(Relaxed)
+    }
 }
 
 /// A changer bound to a strategy and an arena.
 pub struct Changer<'a> {
     pub arena: &'a Arena,
     pub strategy: Strategy,
-    pub noflush: bool,
     pub stats: &'a Stats,
     /// Lock-step harness only: an out-of-line call between the entry store
     /// and the walker-count read (see `walkers::timing_gap`).
     pub gap: bool,
+    /// Time the collapse copy takes (the window in which a gup without the
+    /// PMD re-check pins a folio being collapsed).
+    pub copy_tb: u64,
 }
 
 /// Tables of different sizes share the registry's deferred-free queue, which
@@ -110,18 +164,60 @@ fn free_tagged(tagged: u64) {
 /// the run fails (each attempt waits `platform::SYNC_TIMEOUT_TB`).
 const SYNC_RETRIES: u32 = 12;
 
-impl Changer<'_> {
-    fn flush_slot(&self, slot: &Slot, freed_table: bool) {
-        if self.noflush {
+impl<'a> Changer<'a> {
+    /// A changer of `arena` under `strategy`.
+    pub fn new(arena: &'a Arena, strategy: Strategy, stats: &'a Stats) -> Self {
+        Changer { arena, strategy, stats, gap: false, copy_tb: time::us(20) }
+    }
+
+    /// With the lock-step harness's out-of-line call (see `gap`).
+    pub fn with_gap(mut self) -> Self {
+        self.gap = true;
+        self
+    }
+
+    fn pid(&self) -> u32 {
+        self.arena.mm.pid
+    }
+
+    /// Issues a flush unless the `noflush` control skips it.
+    fn flush(&self, t: Target) {
+        if walk_bug() == WalkBug::NoFlush {
             arch::ptesync();
             return;
         }
-        let mm = self.arena.mm;
-        if freed_table {
-            // A directory entry went away: TLB and page-walk cache.
-            mm.flush_all();
-        } else {
-            mm.flush_page(slot.va, self.arena.shape.huge);
+        tlb::flush(t, self.arena.mm.cpumask());
+    }
+
+    /// `flush_pmd_tlb_range` (`flush_pud_tlb_range` one level up): the huge
+    /// leaf of the slot, by VA at its size.
+    fn flush_huge_leaf(&self, slot: &Slot) {
+        let size = self.arena.shape.huge;
+        self.flush(Target::Range { pid: self.pid(), start: slot.va, end: slot.va + size.bytes(), size, also_pwc: false });
+    }
+
+    /// `flush_tlb_range` over the slot's smaller leaves (each base page, or
+    /// the whole PID above the ceiling), optionally with the walk cache first
+    /// (`radix__flush_tlb_collapsed_pmd`). The `split-huge` control instead
+    /// flushes one page at the huge size, the old bug.
+    fn flush_sub_leaves(&self, slot: &Slot, also_pwc: bool) {
+        let shape = &self.arena.shape;
+        if tlb::flush_bug() == FlushBug::SplitHuge {
+            self.flush(Target::Page { pid: self.pid(), va: slot.va, size: shape.huge });
+            return;
+        }
+        let end = slot.va + shape.huge.bytes();
+        self.flush(Target::Range { pid: self.pid(), start: slot.va, end, size: shape.sub, also_pwc });
+    }
+
+    /// The walk-cache flush after a page-table page was unlinked (`tlb_flush`
+    /// with `freed_tables`). The `no-pwc` control skips it; `va-for-dir`
+    /// flushes the slot by VA, which leaves the walk cache alone.
+    fn flush_pwc(&self, slot: &Slot) {
+        match tlb::flush_bug() {
+            FlushBug::NoPwc => arch::ptesync(),
+            FlushBug::VaForDir => self.flush(Target::Page { pid: self.pid(), va: slot.va, size: self.arena.shape.huge }),
+            _ => self.flush(Target::Pid { pid: self.pid(), ric: Ric::Pwc }),
         }
     }
 
@@ -161,13 +257,16 @@ impl Changer<'_> {
 
     /// `serialize_against_pte_lookup`: returns once no walker can still use
     /// what the slot's old entry pointed to.
-    fn serialize(&self) {
+    fn serialize_against_pte_lookup(&self, ready: (CpuMask, Kernel)) {
         let sync = &self.arena.mm.sync;
-        let s = self.synced(self.prepare(), |mask, p| REGISTRY.serialize(self.strategy, sync, mask, p));
+        let s = self.synced(ready, |mask, p| REGISTRY.serialize(self.strategy, sync, mask, p));
         self.stats.note(&s);
     }
 
-    fn free_table(&self, table: u64) {
+    /// `pte_free` through `tlb_remove_table`: frees a page-table page that
+    /// no walker can reach any more, or (`rcu`) defers it past a grace
+    /// period.
+    fn pte_free(&self, table: u64) {
         let sync = &self.arena.mm.sync;
         let tagged = tag_table(table, self.arena.shape.table_bytes);
         let r = self.synced(self.prepare(), |mask, p| {
@@ -190,26 +289,107 @@ impl Changer<'_> {
         self.stats.tables_freed.fetch_add(n as u64, Relaxed);
     }
 
-    /// Huge leaf → table of smaller leaves over the same folio.
-    pub fn split(&self, slot: &Slot) {
-        let a = self.arena;
+    /// Drops the slot's folio reference (the mapping's): the folio is freed
+    /// if nobody else holds it. Under `walk.bug=free-pinned` it is poisoned
+    /// even if a walker pins it.
+    fn put_slot_folio(&self, slot: &Slot) {
+        if let Some(fi) = self.arena.slot_folio(slot) {
+            slot.folio.store(0, Relaxed);
+            if walk_bug() == WalkBug::FreePinned {
+                self.arena.poison_pinned(fi);
+            }
+            self.arena.put_folio(fi);
+        }
+    }
+
+    fn mapping(&self, fi: usize) -> Mapping {
+        Mapping::Folio { idx: fi, gen: self.arena.folios[fi].gen.load(Relaxed) & 0xff_ffff }
+    }
+
+    // -----------------------------------------------------------------------
+    // Split.
+
+    /// `pmdp_invalidate`: VALID off, SW INVALID on (walkers and the MMU see
+    /// nothing mapped; software still sees a present huge PMD), then
+    /// `flush_pmd_tlb_range`. Returns the old leaf.
+    fn pmdp_invalidate(&self, slot: &Slot) -> Pte {
+        slot.begin_change(Mapping::Unmapped);
         let old = Pte::from_raw(pgtable::read(slot.table, slot.index));
         pgtable::write(slot.table, slot.index, old.invalidate().raw());
-        self.flush_slot(slot, false);
-        self.serialize();
-        let t = pgtable::alloc_table(a.shape.table_bytes);
+        self.flush_huge_leaf(slot);
+        slot.end_change();
+        old
+    }
+
+    /// `pgtable_trans_huge_withdraw`: the page-table page deposited for this
+    /// slot (one is always deposited while it maps a huge leaf).
+    fn pgtable_trans_huge_withdraw(&self, slot: &Slot) -> u64 {
+        match slot.deposited.swap(0, Relaxed) {
+            0 => exit::fail(format_args!("slot {:#x}: no page-table page deposited", slot.va)),
+            t => t,
+        }
+    }
+
+    /// `pgtable_trans_huge_deposit`.
+    fn pgtable_trans_huge_deposit(&self, slot: &Slot, table: u64) {
+        if slot.deposited.swap(table, Relaxed) != 0 {
+            exit::fail(format_args!("slot {:#x}: a page-table page was already deposited", slot.va));
+        }
+    }
+
+    /// `pmd_populate`: makes the filled page-table page `t` visible in the
+    /// slot; its entries are ordered before the PDE (Linux `smp_wmb`; we use
+    /// the stronger `sync`).
+    fn pmd_populate(&self, slot: &Slot, t: u64) {
+        let pde = Pde::table(t, self.arena.shape.nls)
+            .unwrap_or_else(|e| exit::fail(format_args!("table {t:#x} for slot {:#x}: {e:?}", slot.va)));
+        arch::sync();
+        pgtable::write(slot.table, slot.index, pde.raw());
+        arch::ptesync();
+    }
+
+    /// `__split_huge_pmd_locked`: huge leaf → a page-table page of smaller
+    /// leaves over the same folio.
+    pub fn split(&self, slot: &Slot) {
+        let a = self.arena;
+        let old = self.pmdp_invalidate(slot);
+        self.serialize_against_pte_lookup(self.prepare());
+        let t = self.pgtable_trans_huge_withdraw(slot);
         for i in 0..a.shape.subs {
             let pa = old.pa() + i as u64 * a.shape.sub.bytes();
             let pte = Pte::leaf(pa, a.shape.sub, LEAF_FLAGS)
                 .unwrap_or_else(|e| exit::fail(format_args!("split leaf: {e:?}")));
             pgtable::write(t, i, pte.raw());
         }
-        self.publish_table(slot, t, SPLIT);
+        let fi = a.slot_folio(slot).expect("a huge slot maps a folio");
+        slot.begin_change(self.mapping(fi));
+        self.pmd_populate(slot, t);
+        slot.end_change();
+        slot.state.store(SPLIT, Release);
         self.stats.splits.fetch_add(1, Relaxed);
     }
 
-    /// Table → a huge leaf on a fresh folio (the data copied), old table
-    /// freed when safe, old folio dropped. False if no folio was free.
+    // -----------------------------------------------------------------------
+    // Collapse.
+
+    /// `pmdp_collapse_flush` (radix): `pmd_clear`, then
+    /// `radix__flush_tlb_collapsed_pmd`: the walk cache first, then each base
+    /// page (so that no CPU can re-walk the old page-table page and refill a
+    /// TLB entry between the two). Returns the old page-table page.
+    fn pmdp_collapse_flush(&self, slot: &Slot) -> u64 {
+        slot.begin_change(Mapping::Unmapped);
+        let e = pgtable::exchange(slot.table, slot.index, 0);
+        let radix::EntryView::Table(p) = radix::EntryView::of(e) else {
+            exit::fail(format_args!("collapse of {:#x}: slot entry {e:#x} is not a table", slot.va));
+        };
+        self.flush_sub_leaves(slot, true);
+        slot.end_change();
+        p.next_table_pa()
+    }
+
+    /// `collapse_huge_page`: page-table page → a huge leaf on a fresh folio
+    /// (the data copied), the old page-table page deposited, the old folio
+    /// freed. False if no folio was free or a reference pinned the old one.
     pub fn collapse(&self, slot: &Slot) -> bool {
         let a = self.arena;
         let Some(old_fi) = a.slot_folio(slot) else { return false };
@@ -224,23 +404,37 @@ impl Changer<'_> {
                 None => return false,
             }
         };
-        let e = pgtable::exchange(slot.table, slot.index, 0);
-        let Some(pde_table) = (match radix::EntryView::of(e) {
-            radix::EntryView::Table(p) => Some(p.next_table_pa()),
-            _ => None,
-        }) else {
-            exit::fail(format_args!("collapse of {:#x}: slot entry {e:#x} is not a table", slot.va));
-        };
-        self.flush_slot(slot, true);
+        let t = self.pmdp_collapse_flush(slot);
+        if new_fi.is_some() && !a.isolate_for_collapse(old_fi) {
+            // A gup pins the old folio: put the PMD back and give up.
+            slot.begin_change(self.mapping(old_fi));
+            self.pmd_populate(slot, t);
+            slot.end_change();
+            if let Some(f) = new_fi {
+                a.put_folio(f);
+            }
+            self.stats.collapse_aborts.fetch_add(1, Relaxed);
+            return false;
+        }
+        if let Some(f) = new_fi {
+            a.copy_folio(old_fi, f, self.copy_tb);
+        }
+        // __collapse_huge_page_copy_succeeded: the old PTEs go.
+        for i in 0..a.shape.subs {
+            pgtable::exchange(t, i, 0);
+        }
+        self.pgtable_trans_huge_deposit(slot, t);
         let fi = new_fi.unwrap_or(old_fi);
         let leaf = Pte::leaf(a.folios[fi].pa, a.shape.huge, LEAF_FLAGS)
             .unwrap_or_else(|e| exit::fail(format_args!("collapse leaf: {e:?}")));
         slot.folio.store(fi as u32 + 1, Relaxed);
+        slot.begin_change(self.mapping(fi));
+        // set_pmd_at, after smp_wmb.
         arch::lwsync();
         pgtable::write(slot.table, slot.index, leaf.raw());
         arch::ptesync();
+        slot.end_change();
         slot.state.store(HUGE, Release);
-        self.free_table(pde_table);
         if new_fi.is_some() {
             a.put_folio(old_fi);
         }
@@ -248,62 +442,57 @@ impl Changer<'_> {
         true
     }
 
-    /// Unmaps the slot (huge leaf or table), frees the table when safe and
-    /// drops the folio.
-    pub fn zap(&self, slot: &Slot) {
-        let a = self.arena;
-        let e = pgtable::read(slot.table, slot.index);
-        match radix::EntryView::of(e) {
-            radix::EntryView::Table(p) => {
-                let t = p.next_table_pa();
-                // zap_pte_range: clear the leaves, flush, free the pages.
-                for i in 0..a.shape.subs {
-                    pgtable::exchange(t, i, 0);
-                }
-                self.flush_slot(slot, false);
-                self.drop_folio(slot);
-                // free_pgtables: unlink the now empty table, flush the walk
-                // cache, free it when no walker can still reach it.
-                self.unlink_table(slot, t);
-            }
-            _ => {
-                // A huge leaf: clear, flush, and serialize before anything
-                // can be mapped here again (as the hash MMU code does in
-                // pmdp_huge_get_and_clear): otherwise a fault could install a
-                // page-table page where a find_pte walker still holds a
-                // pointer it believes is a huge PTE. Radix Linux leaves that
-                // to the KVM MMU notifiers; the testbed's contract is that
-                // every leaf-to-table transition is serialized.
-                pgtable::exchange(slot.table, slot.index, 0);
-                self.flush_slot(slot, false);
-                self.serialize();
-                self.drop_folio(slot);
-            }
-        }
-        slot.state.store(EMPTY, Release);
-        self.stats.zaps.fetch_add(1, Relaxed);
+    // -----------------------------------------------------------------------
+    // Zap.
+
+    /// `zap_huge_pmd`: clear, flush, serialize, free the folio, free the
+    /// deposited page-table page.
+    fn zap_huge_pmd(&self, slot: &Slot) {
+        let ready = self.prepare();
+        slot.begin_change(Mapping::Unmapped);
+        pgtable::exchange(slot.table, slot.index, 0);
+        self.flush_huge_leaf(slot);
+        slot.end_change();
+        self.serialize_against_pte_lookup(ready);
+        self.put_slot_folio(slot);
+        // zap_deposited_table: it was never linked since its deposit, and
+        // the serialization above waited for walkers that had read it
+        // before (a collapse deposited it after unlinking).
+        let t = self.pgtable_trans_huge_withdraw(slot);
+        self.pte_free(t);
     }
 
-    fn drop_folio(&self, slot: &Slot) {
-        if let Some(fi) = self.arena.slot_folio(slot) {
-            slot.folio.store(0, Relaxed);
-            self.arena.put_folio(fi);
+    /// `zap_pte_range` over the slot's page-table page `t`: clear every
+    /// leaf, flush them, free the folio.
+    fn zap_pte_range(&self, slot: &Slot, t: u64) {
+        slot.begin_change(Mapping::Unmapped);
+        for i in 0..self.arena.shape.subs {
+            pgtable::exchange(t, i, 0);
         }
+        self.flush_sub_leaves(slot, false);
+        slot.end_change();
+        self.put_slot_folio(slot);
     }
 
-    /// Clears the slot's directory entry pointing at table `t` (whose leaves
-    /// are all clear), serializes against walkers, flushes the page-walk
-    /// cache, and frees `t`. Both the serialization and the flush must be
-    /// complete before the free; their order is free, and serializing first
-    /// puts nothing but the registry handshake between the entry store and
-    /// the walker-count read — the store-buffering shape the seed is about,
-    /// without an incidental `ptesync` and `tlbie` widening the gap. (`rcu`
-    /// defers the free past a grace period instead.)
-    fn unlink_table(&self, slot: &Slot, t: u64) {
+    /// `free_pte_range` (`free_pgtables`): unlink the slot's now empty
+    /// page-table page `t`, wait for walkers, flush the walk cache, free it.
+    /// Both the handshake and the flush must be complete before the free;
+    /// their order is free, and the handshake first puts nothing but the
+    /// strategy's fence between the entry store and the walker-count read —
+    /// the store-buffering shape the review is about, without an incidental
+    /// `ptesync` and `tlbie` widening the gap. (`rcu` defers the free past a
+    /// grace period instead.)
+    fn free_pte_range(&self, slot: &Slot, t: u64) {
+        if walk_bug() == WalkBug::PoisonLinked {
+            // The control: the page is poisoned while the slot still links
+            // it (and the model is not asked); the MMU faults through it.
+            pgtable::poison_unchecked(t, self.arena.shape.table_bytes);
+            time::delay_tb(time::us(50));
+        }
         if self.strategy == Strategy::Rcu {
             pgtable::write(slot.table, slot.index, 0);
-            self.flush_pwc();
-            self.free_table(t);
+            self.flush_pwc(slot);
+            self.pte_free(t);
             return;
         }
         // Everything the handshake needs is computed before the store, so
@@ -318,36 +507,40 @@ impl Changer<'_> {
         }
         let s = self.synced(ready, |mask, p| REGISTRY.serialize(self.strategy, sync, mask, p));
         self.stats.note(&s);
-        self.flush_pwc();
-        pgtable::free_table(t, self.arena.shape.table_bytes);
+        if tlb::flush_bug() == FlushBug::FreeBeforeFlush {
+            pgtable::free_table(t, self.arena.shape.table_bytes);
+            self.flush_pwc(slot);
+        } else {
+            self.flush_pwc(slot);
+            pgtable::free_table(t, self.arena.shape.table_bytes);
+        }
         self.stats.tables_freed.fetch_add(1, Relaxed);
     }
 
-    fn flush_pwc(&self) {
-        if self.noflush {
-            arch::ptesync();
-        } else {
-            self.arena.mm.flush_pwc();
+    /// Unmaps the slot (huge leaf or page-table page) and frees what it held.
+    pub fn zap(&self, slot: &Slot) {
+        let e = pgtable::read(slot.table, slot.index);
+        match radix::EntryView::of(e) {
+            radix::EntryView::Table(p) => {
+                let t = p.next_table_pa();
+                self.zap_pte_range(slot, t);
+                self.free_pte_range(slot, t);
+            }
+            _ => self.zap_huge_pmd(slot),
         }
+        slot.state.store(EMPTY, Release);
+        self.stats.zaps.fetch_add(1, Relaxed);
     }
 
-    /// Makes the filled table `t` visible in `slot`: its entries are
-    /// ordered before the PDE (the smp_wmb of Linux's pmd_install; we use
-    /// the stronger sync), then the slot's state says `state`.
-    fn publish_table(&self, slot: &Slot, t: u64, state: u8) {
-        let pde = Pde::table(t, self.arena.shape.nls)
-            .unwrap_or_else(|e| exit::fail(format_args!("table {t:#x} for slot {:#x}: {e:?}", slot.va)));
-        arch::sync();
-        pgtable::write(slot.table, slot.index, pde.raw());
-        arch::ptesync();
-        slot.state.store(state, Release);
-    }
+    // -----------------------------------------------------------------------
+    // Page-table churn, populate, munmap.
 
-    /// Links an empty page-table page into an EMPTY slot.
+    /// Links an empty page-table page into an EMPTY slot (`pmd_populate` by
+    /// a fault that has not mapped anything yet).
     pub fn link_empty_table(&self, slot: &Slot) {
-        let a = self.arena;
-        let t = pgtable::alloc_table(a.shape.table_bytes);
-        self.publish_table(slot, t, TABLE);
+        let t = pgtable::alloc_table(self.arena.shape.table_bytes);
+        self.pmd_populate(slot, t);
+        slot.state.store(TABLE, Release);
         self.stats.tables_linked.fetch_add(1, Relaxed);
     }
 
@@ -357,16 +550,16 @@ impl Changer<'_> {
         let radix::EntryView::Table(p) = radix::EntryView::of(e) else {
             exit::fail(format_args!("slot {:#x} in TABLE state holds {e:#x}", slot.va));
         };
-        self.unlink_table(slot, p.next_table_pa());
+        self.free_pte_range(slot, p.next_table_pa());
         slot.state.store(EMPTY, Release);
     }
 
-    /// munmap of every HUGE slot, the way the Linux hash MMU path that the
+    /// munmap of every HUGE slot, the way the Linux hash-MMU path that the
     /// counting registry was written for does it: each THP's PMD is cleared
-    /// and serialized against walkers (pmdp_huge_get_and_clear ->
-    /// serialize_against_pte_lookup), while the TLB flush is batched into one
-    /// at the end (mmu_gather), then the folios are freed. Returns the
-    /// number of THPs unmapped.
+    /// and serialized against walkers (`pmdp_huge_get_and_clear` →
+    /// `serialize_against_pte_lookup`), while the TLB flush is batched into
+    /// one at the end (`mmu_gather`), then the folios and the deposited
+    /// page-table pages are freed. Returns the number of THPs unmapped.
     pub fn munmap_all(&self) -> usize {
         let a = self.arena;
         let mut n = 0;
@@ -375,17 +568,21 @@ impl Changer<'_> {
             if slot.state.load(Acquire) != HUGE {
                 continue;
             }
+            slot.begin_change(Mapping::Unmapped);
             pgtable::exchange(slot.table, slot.index, 0);
-            self.serialize();
+            self.serialize_against_pte_lookup(self.prepare());
             slot.state.store(EMPTY, Release);
             n += 1;
         }
-        if !self.noflush {
-            a.mm.flush_all();
-        }
+        self.flush(Target::Pid { pid: self.pid(), ric: Ric::All });
         for slot in &a.slots {
             let _g = slot.lock.lock();
-            self.drop_folio(slot);
+            if slot.state.load(Acquire) == EMPTY && slot.folio.load(Relaxed) != 0 {
+                slot.end_change();
+                self.put_slot_folio(slot);
+                let t = self.pgtable_trans_huge_withdraw(slot);
+                pgtable::free_table(t, a.shape.table_bytes);
+            }
         }
         self.stats.zaps.fetch_add(n as u64, Relaxed);
         n

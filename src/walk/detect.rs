@@ -8,7 +8,7 @@ use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering::*};
 
 use crate::sys::{percpu, time};
 
-/// What a walker saw that must not happen.
+/// What a walker (or the POWER9 cache model) saw that must not happen.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
 pub enum What {
@@ -19,27 +19,45 @@ pub enum What {
     SplitUnderWalker = 2,
     /// A leaf pointed outside every folio (torn or garbage entry).
     TornEntry = 3,
-    /// A reference was taken on a folio that was already free (frozen).
+    /// A reference was taken on a folio that was already free.
     RefOnFreedPage = 4,
-    /// Data of a folio we hold a reference on (or just translated to) was
-    /// poisoned or belonged to another incarnation.
+    /// Data of a folio we hold a reference on was poisoned or belonged to
+    /// another incarnation.
     FreedPageData = 5,
-    /// The MMU translated through an entry whose flush had completed: a
-    /// hardware access returned a freed page's poison.
+    /// The MMU returned data of no folio the slot mapped during the access:
+    /// a translation through a stale TLB entry.
     StaleTlbAccess = 6,
+    /// The MMU faulted on an address its slot mapped throughout the access:
+    /// a walk through a freed (poisoned) page-table page.
+    FaultOnMapped = 7,
+    /// A gup pinned a folio (both re-checks passed) that a collapse had
+    /// already isolated.
+    PinDuringCollapse = 8,
+    /// Memory was freed while the POWER9 model says some CPU's TLB may still
+    /// translate to it.
+    StaleTlbAtFree = 9,
+    /// A page-table page was freed while some CPU's page-walk cache may
+    /// still point at it (or it was still linked).
+    StalePwcAtFree = 10,
 }
 
 impl What {
+    /// Every kind, in report order.
+    pub const ALL: [What; 10] = [
+        What::PoisonedTable,
+        What::SplitUnderWalker,
+        What::TornEntry,
+        What::RefOnFreedPage,
+        What::FreedPageData,
+        What::StaleTlbAccess,
+        What::FaultOnMapped,
+        What::PinDuringCollapse,
+        What::StaleTlbAtFree,
+        What::StalePwcAtFree,
+    ];
+
     fn from_u8(v: u8) -> Option<What> {
-        Some(match v {
-            1 => What::PoisonedTable,
-            2 => What::SplitUnderWalker,
-            3 => What::TornEntry,
-            4 => What::RefOnFreedPage,
-            5 => What::FreedPageData,
-            6 => What::StaleTlbAccess,
-            _ => return None,
-        })
+        What::ALL.into_iter().find(|w| *w as u8 == v)
     }
 
     /// Short name for reports.
@@ -51,6 +69,10 @@ impl What {
             What::RefOnFreedPage => "ref-on-freed-page",
             What::FreedPageData => "freed-page-data",
             What::StaleTlbAccess => "stale-tlb-access",
+            What::FaultOnMapped => "fault-on-mapped",
+            What::PinDuringCollapse => "pin-during-collapse",
+            What::StaleTlbAtFree => "stale-tlb-at-free",
+            What::StalePwcAtFree => "stale-pwc-at-free",
         }
     }
 }
@@ -129,7 +151,7 @@ impl Slot {
 
 static RECORDS: [Slot; KEEP] = [const { Slot::new() }; KEEP];
 static TOTAL: AtomicU64 = AtomicU64::new(0);
-static BY_WHAT: [AtomicU64; 8] = [const { AtomicU64::new(0) }; 8];
+static BY_WHAT: [AtomicU64; 16] = [const { AtomicU64::new(0) }; 16];
 static FIRST_TB: AtomicU64 = AtomicU64::new(0);
 
 /// Forgets everything recorded (start of a run).
@@ -208,8 +230,7 @@ pub fn records() -> impl Iterator<Item = Violation> {
 pub fn summary() -> alloc::string::String {
     use core::fmt::Write;
     let mut s = alloc::string::String::new();
-    for v in 1..=6u8 {
-        let w = What::from_u8(v).expect("valid");
+    for w in What::ALL {
         let c = count(w);
         if c > 0 {
             let _ = write!(s, "{}={} ", w.name(), c);

@@ -13,16 +13,16 @@ use core::sync::atomic::{AtomicBool, Ordering::*};
 use walkproto::Strategy;
 
 use super::arena::Arena;
-use super::changers::{Changer, Stats};
+use super::changers::{self, Changer, Stats};
 use super::detect;
 use super::rng::Rng;
 use super::run::{RunConfig, RunResult};
 use super::walkers::{self, Counters, Kind, Walk};
 use crate::mm::space::{self, Mm};
 use crate::mm::tlb;
+use crate::sys::config::{FlushBug, WalkBug};
 use crate::sys::{percpu, smp, time, watchdog};
 
-static STOP: AtomicBool = AtomicBool::new(false);
 
 /// Runs one stress configuration on every online CPU.
 pub fn run(cfg: &RunConfig) -> RunResult {
@@ -49,23 +49,35 @@ pub fn run(cfg: &RunConfig) -> RunResult {
     let stats = Stats::new();
     let counters: Vec<Counters> =
         (0..percpu::MAX_CPUS.min(cpus.iter().max().map_or(1, |m| m + 1))).map(|_| Counters::new()).collect();
+    // The kinds every walker CPU runs (a foreign CPU cannot run the MMU walker).
+    let kinds_needed: Vec<Kind> = cfg
+        .kinds
+        .iter()
+        .copied()
+        .filter(|k| *k != Kind::Hw || walkers_list.iter().any(|c| !foreign.contains(c)))
+        .collect();
     detect::reset();
+    changers::set_walk_bug(cfg.bug);
+    tlb::set_flush_bug(cfg.flush_bug);
     STOP.store(false, Release);
+    CAPPED.store(false, Relaxed);
     let flushes0 = tlb::GLOBAL_FLUSHES.load(Relaxed);
     let ipis0 = smp::IPIS_SENT.load(Relaxed);
     let start = time::now();
-    let deadline = start + cfg.duration_tb;
+    let bars = Bars { cfg, stats: &stats, counters: &counters, kinds: &kinds_needed, start };
 
     let job = |cpu: usize| {
         if changers.contains(&cpu) {
-            let beat = (cpu == boot).then_some(counters.as_slice());
-            changer_loop(cfg, &arenas, &stats, cpu, deadline, beat);
+            let beat = cpu == boot;
+            changer_loop(cfg, &arenas, &bars, cpu, beat);
         } else {
             walker_loop(cfg, &arenas, &counters[cpu], cpu, foreign.contains(&cpu));
         }
     };
-    smp::run_on(online, cfg.duration_tb + time::secs(60), "stress", &job);
+    smp::run_on(online, cfg.duration_tb.max(cfg.cap_tb) + time::secs(60), "stress", &job);
     let elapsed = time::now() - start;
+    changers::set_walk_bug(WalkBug::None);
+    tlb::set_flush_bug(FlushBug::None);
 
     let mut r = RunResult { expect_caught: cfg.expect_caught(), start_tb: start, ..Default::default() };
     for c in &counters {
@@ -75,15 +87,18 @@ pub fn run(cfg: &RunConfig) -> RunResult {
         r.bails += c.bails.load(Relaxed);
         r.retries += c.retries.load(Relaxed);
         r.hw_faults += c.faults.load(Relaxed);
+        r.hw_unverified += c.unverified.load(Relaxed);
         for (k, n) in c.by_kind.iter().enumerate() {
             r.kind_walks[k] += n.load(Relaxed);
         }
     }
     r.splits = stats.splits.load(Relaxed);
     r.collapses = stats.collapses.load(Relaxed);
+    r.collapse_aborts = stats.collapse_aborts.load(Relaxed);
     r.zaps = stats.zaps.load(Relaxed);
     r.populates = stats.populates.load(Relaxed);
     r.churns = stats.tables_linked.load(Relaxed);
+    r.ops = stats.ops();
     r.serializes = stats.serializes.load(Relaxed);
     r.skipped = stats.skipped.load(Relaxed);
     r.sync_timeouts = stats.sync_timeouts.load(Relaxed);
@@ -97,13 +112,13 @@ pub fn run(cfg: &RunConfig) -> RunResult {
     };
     r.elapsed_us = time::tb_to_us(elapsed);
     r.detail = detect::summary();
+    r.cap_reached = CAPPED.load(Relaxed) && !(cfg.expect_caught() && r.violations > 0);
 
     // Everything has stopped walking: drain rcu, tear down, free.
-    let drain =
-        Changer { arena: &arenas[0], strategy: cfg.strategy, noflush: false, stats: &stats, gap: false };
+    let drain = Changer::new(&arenas[0], cfg.strategy, &stats);
     if cfg.strategy == Strategy::Rcu {
         let d = time::Deadline::after(time::secs(10));
-        while walkproto_pending() > 0 && !d.expired() {
+        while super::REGISTRY.pending_deferred() > 0 && !d.expired() {
             drain.reclaim();
         }
     }
@@ -114,8 +129,36 @@ pub fn run(cfg: &RunConfig) -> RunResult {
     r
 }
 
-fn walkproto_pending() -> usize {
-    super::REGISTRY.pending_deferred()
+static STOP: AtomicBool = AtomicBool::new(false);
+/// Set when the run ended at its cap.
+static CAPPED: AtomicBool = AtomicBool::new(false);
+
+/// What a run needs before it may end, and how to count it.
+struct Bars<'a> {
+    cfg: &'a RunConfig,
+    stats: &'a Stats,
+    counters: &'a [Counters],
+    kinds: &'a [Kind],
+    start: u64,
+}
+
+impl Bars<'_> {
+    /// Walks of `k` so far.
+    fn walks(&self, k: Kind) -> u64 {
+        self.counters.iter().map(|c| c.by_kind[k.index()].load(Relaxed)).sum()
+    }
+
+    /// Whether the run has what it needs (time and events).
+    fn met(&self, now: u64) -> bool {
+        now - self.start >= self.cfg.duration_tb
+            && self.stats.ops() >= self.cfg.min_ops
+            && self.kinds.iter().all(|&k| self.walks(k) >= self.cfg.min_walks)
+    }
+
+    /// Whether the cap is reached.
+    fn capped(&self, now: u64) -> bool {
+        now - self.start >= self.cfg.cap_tb.max(self.cfg.duration_tb)
+    }
 }
 
 /// Whether the run should stop because what it looks for was caught.
@@ -130,27 +173,28 @@ fn caught(cfg: &RunConfig) -> bool {
 /// A long run prints a progress line this often, so a soak shows it is alive.
 const HEARTBEAT_S: u64 = 60;
 
-/// `beat`: the walkers' counters, on the one changer that prints progress.
-fn changer_loop(
-    cfg: &RunConfig,
-    arenas: &[Arena],
-    stats: &Stats,
-    cpu: usize,
-    deadline: u64,
-    beat: Option<&[Counters]>,
-) {
+/// `beat`: this changer prints the progress lines.
+fn changer_loop(cfg: &RunConfig, arenas: &[Arena], bars: &Bars, cpu: usize, beat: bool) {
     let mut rng = Rng::new(cfg.seed ^ (cpu as u64 + 1) << 32);
-    let start = time::now();
-    let mut next_beat = start + time::secs(HEARTBEAT_S);
-    while time::now() < deadline && !STOP.load(Relaxed) {
-        if let Some(counters) = beat.filter(|_| time::now() >= next_beat) {
+    let mut next_beat = bars.start + time::secs(HEARTBEAT_S);
+    let stats = bars.stats;
+    while !STOP.load(Relaxed) {
+        let now = time::now();
+        if bars.met(now) && !cfg.expect_caught() {
+            break;
+        }
+        if bars.capped(now) {
+            CAPPED.store(true, Relaxed);
+            break;
+        }
+        if beat && now >= next_beat {
             next_beat += time::secs(HEARTBEAT_S);
-            let walks: u64 = counters.iter().map(|c| c.walks.load(Relaxed)).sum();
-            crate::println!(
+            let walks: u64 = bars.counters.iter().map(|c| c.walks.load(Relaxed)).sum();
+            println!(
                 "stress progress strategy={} t={}s/{}s walks={} splits={} collapses={} zaps={} sync_timeouts={} violations={}",
                 cfg.strategy.name(),
-                time::tb_to_us(time::now() - start) / 1_000_000,
-                time::tb_to_us(deadline - start) / 1_000_000,
+                time::tb_to_us(now - bars.start) / 1_000_000,
+                time::tb_to_us(cfg.duration_tb.max(cfg.cap_tb)) / 1_000_000,
                 walks,
                 stats.splits.load(Relaxed),
                 stats.collapses.load(Relaxed),
@@ -161,7 +205,7 @@ fn changer_loop(
         }
         // Mostly the THP arena; the PUD arena's single slot now and then.
         let a = if arenas.len() > 1 && rng.below(8) == 0 { &arenas[1] } else { &arenas[0] };
-        let ch = Changer { arena: a, strategy: cfg.strategy, noflush: cfg.noflush, stats, gap: false };
+        let ch = Changer::new(a, cfg.strategy, stats);
         let slot = rng.below(a.slots.len());
         ch.step(slot, rng.next(), cfg.churn_only);
         watchdog::progress();
@@ -209,4 +253,3 @@ fn walker_loop(cfg: &RunConfig, arenas: &[Arena], counters: &Counters, cpu: usiz
         space::switch_to_kernel_only();
     }
 }
-

@@ -72,7 +72,7 @@ pub fn lockstep(
     let arena = Arena::new_thp(mm, 1);
     let stats = Stats::new();
     let counters = Counters::new();
-    let ch = Changer { arena: &arena, strategy, noflush: false, stats: &stats, gap: true };
+    let ch = Changer::new(&arena, strategy, &stats).with_gap();
     {
         let slot = &arena.slots[0];
         let _g = slot.lock.lock();

@@ -18,7 +18,7 @@ pub fn line(cfg: &RunConfig, r: &RunResult) -> String {
         s,
         "stress strategy={} verdict={} violations={} walks={} huge={} split={} bail={} retry={} hwfault={} \
          splits={} collapses={} zaps={} populates={} churns={} serializes={} skipped={} ipis={} flushes={} \
-         sync_ms={} sync_timeouts={} secs={}.{:01} kinds={} foreign={} ee_window={} noflush={} mix={} flush={} cpus={}",
+         sync_ms={} sync_timeouts={} secs={}.{:01} kinds={} foreign={} ee_window={} bug={} flush_bug={} mix={} flush={} cpus={}",
         cfg.strategy.name(),
         r.verdict(),
         r.violations,
@@ -44,7 +44,8 @@ pub fn line(cfg: &RunConfig, r: &RunResult) -> String {
         cfg.kinds_str(),
         cfg.foreign,
         cfg.ee_window,
-        cfg.noflush,
+        cfg.bug.name(),
+        cfg.flush_bug.name(),
         if cfg.churn_only { "churn" } else { "all" },
         tlb::mode_name(tlb::mode()),
         smp::online_mask().count().min(cfg.max_cpus)

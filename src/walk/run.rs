@@ -8,7 +8,7 @@ use alloc::vec::Vec;
 use walkproto::Strategy;
 
 use super::walkers::{Kind, DEFAULT_KINDS};
-use crate::sys::config::{Config, StressMix, WalkTrap};
+use crate::sys::config::{Config, FlushBug, StressMix, WalkBug, WalkTrap};
 use crate::sys::time;
 
 /// The verdict of a run: a run that must be clean is PASS with no
@@ -61,7 +61,16 @@ impl core::fmt::Display for Verdict {
 pub struct RunConfig {
     pub strategy: Strategy,
     pub kinds: Vec<Kind>,
+    /// The run lasts at least this long (the CLI's `stress.duration_s`)...
     pub duration_tb: u64,
+    /// ...and until the changers did `min_ops` operations and every walker
+    /// kind walked `min_walks` times (the tests' pass bars are events, not
+    /// time)...
+    pub min_ops: u64,
+    pub min_walks: u64,
+    /// ...but no longer than this: a run that reaches the cap without its
+    /// events fails with "host too slow", not with a protocol verdict.
+    pub cap_tb: u64,
     pub thps: usize,
     pub pud: bool,
     pub delay_tb: u64,
@@ -74,8 +83,10 @@ pub struct RunConfig {
     pub foreign: usize,
     /// Re-enable EE inside each walk (a trap, not a fix).
     pub ee_window: bool,
-    /// Skip TLB flushes in the changers (detector control for `hw`).
-    pub noflush: bool,
+    /// A deliberate changer/walker bug (a detector control).
+    pub bug: WalkBug,
+    /// A deliberate flush bug (a POWER9-model control).
+    pub flush_bug: FlushBug,
     /// Changer CPUs.
     pub changers: usize,
     /// Stop at the first violation (controls: measure time to catch).
@@ -100,6 +111,9 @@ impl RunConfig {
             strategy,
             kinds: DEFAULT_KINDS.to_vec(),
             duration_tb: time::secs(2),
+            min_ops: 0,
+            min_walks: 0,
+            cap_tb: time::secs(2),
             thps: 16,
             pud: true,
             delay_tb: time::ns(2000),
@@ -107,7 +121,8 @@ impl RunConfig {
             seed: 1,
             foreign: 0,
             ee_window: false,
-            noflush: false,
+            bug: WalkBug::None,
+            flush_bug: FlushBug::None,
             changers: 1,
             stop_on_violation: false,
             stop_on: None,
@@ -122,13 +137,15 @@ impl RunConfig {
     pub fn from_config(cfg: &Config, strategy: Strategy) -> Self {
         let mut rc = RunConfig::new(strategy);
         rc.duration_tb = time::secs(cfg.stress.duration_s);
+        rc.cap_tb = rc.duration_tb;
         rc.thps = cfg.stress.thps;
         rc.delay_tb = time::ns(cfg.walk.delay_ns);
         rc.gap_tb = time::ns(cfg.walk.gap_ns);
         rc.seed = cfg.run.seed;
         rc.foreign = cfg.walk.foreign;
         rc.ee_window = cfg.walk.trap == WalkTrap::EeWindow;
-        rc.noflush = cfg.walk.noflush;
+        rc.bug = cfg.walk.bug;
+        rc.flush_bug = cfg.mmu.flush_bug;
         rc.changers = cfg.stress.changers;
         rc.pud = cfg.stress.pud;
         rc.churn_only = cfg.stress.mix == StressMix::Churn;
@@ -137,13 +154,24 @@ impl RunConfig {
         rc
     }
 
+    /// A run that stops as soon as it has `min_ops` changer operations and
+    /// `min_walks` walks of every kind, within a generous `cap_tb`.
+    pub fn events(mut self, min_ops: u64, min_walks: u64, cap_tb: u64) -> Self {
+        self.duration_tb = 0;
+        self.min_ops = min_ops;
+        self.min_walks = min_walks;
+        self.cap_tb = cap_tb;
+        self
+    }
+
     /// Whether the detector must catch this run.
     pub fn expect_caught(&self) -> bool {
         if let Some(e) = self.expect {
             return e;
         }
         self.strategy.is_negative_control()
-            || self.noflush
+            || self.bug != WalkBug::None
+            || self.flush_bug != FlushBug::None
             || self.kinds.contains(&Kind::GupNoRef)
             || (self.foreign > 0 && !self.strategy.covers_foreign_walkers())
             || (self.ee_window && self.strategy.walker_needs_irqs_off())
@@ -192,6 +220,16 @@ pub struct RunResult {
     pub kind_walks: [u64; Kind::ALL.len()],
     /// Timebase at the start of the run.
     pub start_tb: u64,
+    /// Changer operations (life-cycle steps and table churn).
+    pub ops: u64,
+    /// The run ended at its cap before it had the events it needed (a
+    /// clean run), or before it caught anything (a control): the host was
+    /// too slow for the run's budget, which is not a protocol verdict.
+    pub cap_reached: bool,
+    /// Collapses given up because a pin held the old folio.
+    pub collapse_aborts: u64,
+    /// Hardware walks whose slot history was overwritten (not checked).
+    pub hw_unverified: u64,
 }
 
 impl RunResult {

@@ -416,7 +416,7 @@ fn detector_controls(_: usize) -> Outcome {
     let run = |kinds: alloc::vec::Vec<Kind>, st: Strategy, noflush: bool, stop: Option<What>, dur: u64| {
         let mut rc = RunConfig::new(st);
         rc.kinds = kinds;
-        rc.noflush = noflush;
+        rc.bug = if noflush { crate::sys::config::WalkBug::NoFlush } else { crate::sys::config::WalkBug::None };
         rc.duration_tb = dur;
         rc.stop_on_violation = stop.is_some();
         rc.stop_on = stop;

@@ -25,10 +25,12 @@ use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering::*};
 use radix::EntryView;
 use walkproto::Strategy;
 
-use super::arena::{self, Arena, POISON_DATA};
+use super::arena::{self, Arena, Mapping, RefTaker};
+use super::changers;
 use super::detect::{self, What};
 use super::REGISTRY;
 use crate::mm::{pgtable, phys_to_virt, probe};
+use crate::sys::config::WalkBug;
 use crate::arch;
 use crate::sys::{percpu, realmode, time, trap};
 
@@ -47,6 +49,8 @@ pub struct Counters {
     pub retries: AtomicU64,
     /// Hardware walker faults (expected while a slot is empty/invalidated).
     pub faults: AtomicU64,
+    /// Hardware walks whose slot changed more often than its history holds.
+    pub unverified: AtomicU64,
     pub huge_hits: AtomicU64,
     pub split_hits: AtomicU64,
     /// Walks per kind (index: position in `Kind::ALL`).
@@ -60,6 +64,7 @@ impl Counters {
             bails: AtomicU64::new(0),
             retries: AtomicU64::new(0),
             faults: AtomicU64::new(0),
+            unverified: AtomicU64::new(0),
             huge_hits: AtomicU64::new(0),
             split_hits: AtomicU64::new(0),
             by_kind: [const { AtomicU64::new(0) }; Kind::ALL.len()],
@@ -146,8 +151,8 @@ impl Walk<'_> {
             level = level.next().expect("above the slot level");
         }
         debug_assert_eq!(table, slot.table);
-        let idx = slot.index;
-        let e1 = rd(table, idx, real);
+        let pmd = (table, slot.index);
+        let e1 = rd(pmd.0, pmd.1, real);
         if e1 == pgtable::POISON {
             self.violation(What::PoisonedTable, e1, e1);
             return;
@@ -157,7 +162,7 @@ impl Walk<'_> {
                 self.counters.huge_hits.fetch_add(1, Relaxed);
                 self.window();
                 let off = a.folio_of(pte.pa()).map(|f| a.folios[f].first_checked());
-                self.finish(real, (table, idx), e1, pte.pa(), off, true);
+                self.finish(real, Found { pmd, pmd_entry: e1, ptr: pmd, entry: e1, leaf_pa: pte.pa(), checked: off, huge: true });
             }
             EntryView::Table(pde) => {
                 self.counters.split_hits.fetch_add(1, Relaxed);
@@ -173,7 +178,8 @@ impl Walk<'_> {
                     EntryView::Leaf(pte) => {
                         let folio = a.folio_of(pte.pa());
                         let off = folio.and_then(|f| a.folios[f].checked_in_sub(&a.shape, self.sub));
-                        self.finish(real, (t2, self.sub), s1, pte.pa(), off, false);
+                        let ptr = (t2, self.sub);
+                        self.finish(real, Found { pmd, pmd_entry: e1, ptr, entry: s1, leaf_pa: pte.pa(), checked: off, huge: false });
                     }
                     _ => {
                         self.counters.bails.fetch_add(1, Relaxed);
@@ -199,60 +205,64 @@ impl Walk<'_> {
         }
     }
 
-    /// Step 4 for a leaf `e` found at `ptr` (table, index), mapping `leaf_pa`.
-    fn finish(&self, real: bool, ptr: (u64, usize), e: u64, leaf_pa: u64, checked: Option<u64>, huge: bool) {
+    /// Step 4 for a leaf found by the walk.
+    fn finish(&self, real: bool, f: Found) {
         let a = self.arena;
-        let Some(fi) = a.folio_of(leaf_pa) else {
-            self.violation(What::TornEntry, e, e);
+        let Some(fi) = a.folio_of(f.leaf_pa) else {
+            self.violation(What::TornEntry, f.entry, f.entry);
             return;
         };
         match self.kind {
-            Kind::Gup | Kind::GupNoRef => self.gup(real, ptr, e, fi, checked),
-            _ => self.use_pointer(real, ptr, e, huge),
+            Kind::Gup | Kind::GupNoRef => self.gup(real, &f, fi),
+            _ => self.use_pointer(real, f.ptr, f.entry, f.huge),
         }
     }
 
-    /// gup_fast: reference, re-check the entry, check the data we now pin.
-    fn gup(&self, real: bool, ptr: (u64, usize), e: u64, fi: usize, checked: Option<u64>) {
+    /// gup_fast: take a reference, re-check the PMD and the PTE (Linux
+    /// `gup_fast_pte_range` since 70cbc3cc78a9; for a huge leaf they are the
+    /// same entry), then check the data we now pin.
+    fn gup(&self, real: bool, f: &Found, fi: usize) {
         let a = self.arena;
-        let f = &a.folios[fi];
-        let mut took_free = false;
+        let folio = &a.folios[fi];
+        let who = RefTaker { kind: self.kind.name(), strategy: self.strategy.name(), va: self.va(), entry: f.entry };
         if self.kind == Kind::GupNoRef {
-            // Control: a plain increment, even of a free folio.
-            if f.refcount.fetch_add(1, Acquire) == 0 {
-                took_free = true;
-                self.violation(What::RefOnFreedPage, e, 0);
-            }
-        } else if !f.try_get() {
+            // Control: a plain increment, even of a free folio (the folio
+            // records the violation).
+            folio.get_noref(who);
+        } else if !folio.try_get(who) {
             self.counters.retries.fetch_add(1, Relaxed);
             return;
         }
         delay(self.delay_tb / 2);
-        let again = rd(ptr.0, ptr.1, real);
-        if again != e && self.kind != Kind::GupNoRef {
+        let pmd_again = rd(f.pmd.0, f.pmd.1, real);
+        let pte_again = if f.huge { pmd_again } else { rd(f.ptr.0, f.ptr.1, real) };
+        if pmd_again == pgtable::POISON || pte_again == pgtable::POISON {
+            self.violation(What::PoisonedTable, f.entry, if pmd_again == pgtable::POISON { pmd_again } else { pte_again });
+            a.put_folio(fi);
+            return;
+        }
+        let pmd_changed = pmd_again != f.pmd_entry && changers::walk_bug() != WalkBug::NoPmdRecheck;
+        if self.kind != Kind::GupNoRef && (pmd_changed || pte_again != f.entry) {
             a.put_folio(fi);
             self.counters.retries.fetch_add(1, Relaxed);
             return;
         }
-        if let Some(off) = checked {
-            let v = arena::read_data(f.pa + off, real);
-            let ok = matches!(arena::decode_data(v), Some((idx, gen)) if idx == fi && gen == f.gen.load(Relaxed) & 0xff_ffff);
+        if self.kind != Kind::GupNoRef && folio.collapsing() {
+            // Both re-checks passed, yet a collapse had already isolated
+            // the folio (it found no pin) and is copying it away: this pin
+            // would outlive the mapping (the race 70cbc3cc78a9 closed).
+            self.violation(What::PinDuringCollapse, f.entry, pmd_again);
+        }
+        if let Some(off) = f.checked {
+            let v = arena::read_data(folio.pa + off, real);
+            let ok = matches!(arena::decode_data(v), Some((idx, gen)) if idx == fi && gen == folio.gen.load(Relaxed) & 0xff_ffff);
             if !ok {
-                self.violation(What::FreedPageData, e, v);
+                self.violation(What::FreedPageData, f.entry, v);
             }
         }
-        if took_free {
-            // Take back the increment of a free folio (the violation above)
-            // without freeing it a second time.
-            f.refcount.fetch_sub(1, Release);
-        } else {
-            // put_page, for the control too: if a zap dropped the mapping's
-            // reference meanwhile, ours is the last and frees the folio. (A
-            // bare decrement here leaked such folios: refcount 0 but never
-            // freed, so after a few seconds no THP could be populated, no
-            // huge leaf was left to walk, and the control could go uncaught.)
-            a.put_folio(fi);
-        }
+        // put_page (for the control too: if a zap dropped the mapping's
+        // reference meanwhile, ours is the last and frees the folio).
+        a.put_folio(fi);
     }
 
     /// find_pte: keep the pointer, wait, use it.
@@ -265,6 +275,18 @@ impl Walk<'_> {
             self.violation(What::SplitUnderWalker, e, now);
         }
     }
+}
+
+/// What a walk found: the slot's entry (`pmd`, its value) and the leaf (at
+/// `ptr`, the same as `pmd` for a huge leaf).
+struct Found {
+    pmd: (u64, usize),
+    pmd_entry: u64,
+    ptr: (u64, usize),
+    entry: u64,
+    leaf_pa: u64,
+    checked: Option<u64>,
+    huge: bool,
 }
 
 /// An empty out-of-line function. Calling it costs a return through an
@@ -318,26 +340,45 @@ pub fn walk_once(w: &Walk) {
 }
 
 /// The MMU as the walker: a load through the mapping (the CPU must have
-/// switched to the arena's mm). A fault is fine (slot empty or invalidated);
-/// a successful load must never return a freed folio's poison, because
-/// folios are freed only after their TLB flush completed.
+/// switched to the arena's mm), bracketed by reads of the slot's mapping
+/// sequence. What the load returns must be the live data of a folio the slot
+/// mapped at some point in between; a fault must coincide with a moment the
+/// slot mapped nothing (empty, invalidated, or between a change and its
+/// flush). Anything else is a translation the page tables did not give: a
+/// stale TLB entry, or a walk through a freed (poisoned) page-table page.
 fn hw_walk(w: &Walk) {
     w.counters.walks.fetch_add(1, Relaxed);
     let a = w.arena;
+    let slot = &a.slots[w.slot];
     // A word we own in every folio: each 64 KB sub-page of a THP, the one
     // claimed frame (same offset in every block) of a PUD folio.
     let off = match a.shape.level {
         radix::Level::Pud => a.folios[0].first_checked(),
         _ => w.sub as u64 * a.shape.sub.bytes(),
     };
-    let va = a.slots[w.slot].va + off;
-    match probe::load(va) {
-        Ok(v) if v == POISON_DATA => {
-            detect::record(What::StaleTlbAccess, w.kind.name(), w.strategy.name(), va, v, v)
+    let va = slot.va + off;
+    let s0 = slot.seq();
+    let r = probe::load(va);
+    let s1 = slot.seq();
+    let mut maps = [Mapping::Unmapped; arena::HISTORY];
+    let Some(n) = slot.mappings(s0, s1, &mut maps) else {
+        // The slot changed more often than its history holds.
+        w.counters.unverified.fetch_add(1, Relaxed);
+        return;
+    };
+    let maps = &maps[..n];
+    match r {
+        Ok(v) => {
+            let mapped = matches!(arena::decode_data(v), Some((idx, gen)) if maps.contains(&Mapping::Folio { idx, gen }));
+            if !mapped {
+                detect::record(What::StaleTlbAccess, w.kind.name(), w.strategy.name(), va, s0, v);
+            }
         }
-        Ok(_) => {}
-        Err(_) => {
+        Err(fault) => {
             w.counters.faults.fetch_add(1, Relaxed);
+            if !maps.contains(&Mapping::Unmapped) {
+                detect::record(What::FaultOnMapped, w.kind.name(), w.strategy.name(), va, s0, fault.dsisr);
+            }
         }
     }
 }

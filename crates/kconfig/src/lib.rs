@@ -76,6 +76,84 @@ pub enum FlushMode {
     Ipi,
 }
 
+/// A deliberate flush bug (`mmu.flush_bug=`): a negative control that the
+/// POWER9 TLB/page-walk-cache model must catch at the first free it makes
+/// unsafe.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FlushBug {
+    /// No bug.
+    None,
+    /// Zap of a split slot flushes one page at the huge size (the old bug).
+    SplitHuge,
+    /// Unlinking a page-table page flushes no page-walk cache.
+    NoPwc,
+    /// Unlinking a page-table page flushes by VA (TLB only) instead of the walk cache.
+    VaForDir,
+    /// By-VA flushes carry the AP code of another page size.
+    WrongAp,
+    /// Flushes name the wrong PID.
+    WrongPid,
+    /// A page-table page is freed before its flush.
+    FreeBeforeFlush,
+}
+
+impl FlushBug {
+    /// Every value, as accepted by `mmu.flush_bug=`.
+    pub const ALL: [FlushBug; 7] = [
+        FlushBug::None,
+        FlushBug::SplitHuge,
+        FlushBug::NoPwc,
+        FlushBug::VaForDir,
+        FlushBug::WrongAp,
+        FlushBug::WrongPid,
+        FlushBug::FreeBeforeFlush,
+    ];
+
+    /// Name in bootargs and reports.
+    pub const fn name(self) -> &'static str {
+        FLUSH_BUGS[self as usize]
+    }
+}
+
+const FLUSH_BUGS: &[&str] = &["none", "split-huge", "no-pwc", "va-for-dir", "wrong-ap", "wrong-pid", "free-before-flush"];
+
+/// A deliberate changer or walker bug (`walk.bug=`): a negative control that
+/// one kind of the detector must catch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WalkBug {
+    /// No bug.
+    None,
+    /// Changers skip TLB flushes (the MMU walker reads a freed page).
+    NoFlush,
+    /// gup re-checks the PTE but not the PMD (Linux before 70cbc3cc78a9).
+    NoPmdRecheck,
+    /// A new leaf is written as two halves, the walker may read it torn.
+    TornWrite,
+    /// Unmapping a folio poisons it even while references pin it.
+    FreePinned,
+    /// A page-table page is poisoned while the slot still links it.
+    PoisonLinked,
+}
+
+impl WalkBug {
+    /// Every value, as accepted by `walk.bug=`.
+    pub const ALL: [WalkBug; 6] = [
+        WalkBug::None,
+        WalkBug::NoFlush,
+        WalkBug::NoPmdRecheck,
+        WalkBug::TornWrite,
+        WalkBug::FreePinned,
+        WalkBug::PoisonLinked,
+    ];
+
+    /// Name in bootargs and reports.
+    pub const fn name(self) -> &'static str {
+        WALK_BUGS[self as usize]
+    }
+}
+
+const WALK_BUGS: &[&str] = &["none", "noflush", "no-pmd-recheck", "torn-write", "free-pinned", "poison-linked"];
+
 /// A deliberate walker bug (`walk.trap=`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WalkTrap {
@@ -261,6 +339,18 @@ pub static SCHEMA: &[KeySpec] = &[
         help: "POWER9 tlbie errata fixups",
     },
     KeySpec {
+        key: "mmu.model",
+        kind: Kind::Bool,
+        default: Some("on"),
+        help: "check every free against a model of what a POWER9 TLB and walk cache may hold",
+    },
+    KeySpec {
+        key: "mmu.flush_bug",
+        kind: Kind::Enum(FLUSH_BUGS),
+        default: Some("none"),
+        help: "a deliberate flush bug the model must catch (negative control)",
+    },
+    KeySpec {
         key: "ipi.timeout_ms",
         kind: Kind::U64 { min: 10, max: 600_000 },
         default: Some("5000"),
@@ -321,10 +411,10 @@ pub static SCHEMA: &[KeySpec] = &[
         help: "deliberate walker bug",
     },
     KeySpec {
-        key: "walk.noflush",
-        kind: Kind::Bool,
-        default: Some("off"),
-        help: "changers skip TLB flushes (detector control)",
+        key: "walk.bug",
+        kind: Kind::Enum(WALK_BUGS),
+        default: Some("none"),
+        help: "a deliberate changer/walker bug one detector kind must catch (negative control)",
     },
     KeySpec {
         key: "walk.weakmem",
@@ -410,6 +500,10 @@ pub struct Mmu {
     pub flush: FlushMode,
     /// POWER9 tlbie errata fixups.
     pub p9_errata: bool,
+    /// Check every free against the POWER9 TLB / walk-cache model.
+    pub model: bool,
+    /// A deliberate flush bug (negative control).
+    pub flush_bug: FlushBug,
 }
 
 /// `smp.*`, `ipi.*`, `cpus.*`, `watchdog.*`.
@@ -440,8 +534,8 @@ pub struct Walk {
     pub foreign: usize,
     /// Deliberate walker bug.
     pub trap: WalkTrap,
-    /// Changers skip TLB flushes.
-    pub noflush: bool,
+    /// A deliberate changer/walker bug (negative control).
+    pub bug: WalkBug,
     /// Store-buffer emulation of walker registration stores.
     pub weakmem: bool,
 }
@@ -634,6 +728,8 @@ impl<'a> Config<'a> {
         let mmu = Mmu {
             flush: [FlushMode::Tlbie, FlushMode::Ipi][r.choice("mmu.flush")],
             p9_errata: r.flag("mmu.p9_errata"),
+            model: r.flag("mmu.model"),
+            flush_bug: FlushBug::ALL[r.choice("mmu.flush_bug")],
         };
         let smp = Smp {
             ipi_timeout_ms: r.u64("ipi.timeout_ms"),
@@ -650,7 +746,7 @@ impl<'a> Config<'a> {
             kinds,
             foreign: r.u64("walk.foreign") as usize,
             trap: [WalkTrap::None, WalkTrap::EeWindow][r.choice("walk.trap")],
-            noflush: r.flag("walk.noflush"),
+            bug: WalkBug::ALL[r.choice("walk.bug")],
             weakmem: r.choice("walk.weakmem") == 1,
         };
         let stress = Stress {
@@ -748,7 +844,10 @@ mod tests {
             [WalkerKind::Gup, WalkerKind::FindPte, WalkerKind::RealMode, WalkerKind::Irq, WalkerKind::Hw]
         );
         assert_eq!((c.walk.delay_ns, c.walk.gap_ns), (2000, 4000));
-        assert!(!c.walk.weakmem && !c.walk.noflush);
+        assert!(!c.walk.weakmem);
+        assert_eq!(c.walk.bug, WalkBug::None);
+        assert!(c.mmu.model);
+        assert_eq!(c.mmu.flush_bug, FlushBug::None);
         assert_eq!(c.stress.duration_s, 2);
         assert_eq!(c.stress.thps, 16);
         assert!(c.stress.pud);
@@ -826,6 +925,19 @@ mod tests {
         assert_eq!(parse(&line).unwrap_err(), Error::TooMany("walk.strategy"));
         let line = alloc::format!("walk.strategy={}", ["correct"; 6].join(","));
         assert_eq!(parse(&line).unwrap().walk.strategies.len(), 30);
+    }
+
+    #[test]
+    fn bug_names_map_to_their_variants() {
+        for b in FlushBug::ALL {
+            let line = alloc::format!("mmu.flush_bug={}", b.name());
+            assert_eq!(parse(&line).unwrap().mmu.flush_bug, b);
+        }
+        for b in WalkBug::ALL {
+            let line = alloc::format!("walk.bug={}", b.name());
+            assert_eq!(parse(&line).unwrap().walk.bug, b);
+        }
+        assert!(!parse("mmu.model=off").unwrap().mmu.model);
     }
 
     #[test]
