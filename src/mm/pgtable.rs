@@ -104,6 +104,12 @@ pub fn poison_unchecked(pa: u64, bytes: u64) {
     }
 }
 
+/// Writes an entry without telling the model (only the
+/// `walk.bug=poison-linked` control, which restores what it poisoned).
+pub fn overwrite_unchecked(table_pa: u64, idx: usize, value: u64) {
+    entry_at(table_pa, idx).store(value.to_be(), Ordering::Relaxed);
+}
+
 /// The atomic doubleword of entry `idx` in the table at physical `table_pa`
 /// (through the linear map; the raw value is big-endian).
 #[inline(always)]

@@ -47,8 +47,14 @@ pub struct PerCpu {
     pub ticks: AtomicU64,
     /// Hypervisor doorbells taken.
     pub doorbells: AtomicU64,
-    /// Timebase of the last heartbeat (decrementer or idle loop).
-    pub heartbeat_tb: AtomicU64,
+    /// Progress marks: bumped by this CPU's timer tick, its idle loop and
+    /// `watchdog::progress` inside long loops with EE=0.
+    pub progress: AtomicU64,
+    /// Watchdog state of the CPU this one checks: the progress value last
+    /// seen, when it last changed, and this CPU's tick count then.
+    pub wd_seen: AtomicU64,
+    pub wd_since_tb: AtomicU64,
+    pub wd_since_ticks: AtomicU64,
     /// Interrupt nesting depth.
     pub trap_depth: AtomicU32,
     /// Faults fixed up by probes on this CPU.
@@ -88,7 +94,10 @@ impl PerCpu {
         stack_top: ZERO64,
         ticks: ZERO64,
         doorbells: ZERO64,
-        heartbeat_tb: ZERO64,
+        progress: ZERO64,
+        wd_seen: ZERO64,
+        wd_since_tb: ZERO64,
+        wd_since_ticks: ZERO64,
         trap_depth: AtomicU32::new(0),
         probe_faults: ZERO64,
         last_fault_vector: ZERO64,

@@ -352,7 +352,7 @@ fn poll_job(cpu: usize) -> bool {
 /// `stop` (EE=0, so no wake-up is lost) when there is nothing to do. A new
 /// job comes with a doorbell, the decrementer wakes it every tick.
 pub fn idle_once(cpu: usize) {
-    percpu::this().heartbeat_tb.store(time::now(), Relaxed);
+    percpu::this().progress.fetch_add(1, Relaxed);
     if poll_job(cpu) {
         return;
     }

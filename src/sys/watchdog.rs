@@ -1,10 +1,17 @@
 //! Stuck-CPU watchdog and the per-test deadline.
 //!
-//! Every CPU's heartbeat (`PerCpu::heartbeat_tb`) is refreshed by its
-//! decrementer tick (only possible with EE=1), its idle loop, and
-//! [`progress`] calls inside long EE=0 loops (walkers, changers). On every
-//! tick each CPU checks the others: a CPU whose heartbeat is older than
-//! `watchdog.ms` is reported with its last PC and job, and the run fails.
+//! Every CPU counts its own progress (`PerCpu::progress`): its decrementer
+//! tick (only possible with EE=1), its idle loop, and [`progress`] calls
+//! inside long EE=0 loops (walkers, changers, lock-step, litmus). On every
+//! tick each CPU checks the next online CPU (a ring, so each CPU has one
+//! checker). A CPU is **stuck** when its progress count has not moved for
+//! `watchdog.ms` *and* its checker ran at least half the timer ticks it
+//! would have in that time: the checker was given the host's time and the
+//! target made no progress with it. A host too busy to run the vCPUs at all
+//! delays both, and the checker's own ticks do not accumulate, so a slow
+//! host is not reported as a stuck CPU. The report names the CPU, its last
+//! PC and job, and the checker's tick count.
+//!
 //! The boot CPU's tick also enforces the deadline of the running test.
 
 use core::sync::atomic::{AtomicPtr, AtomicU64, Ordering::*};
@@ -20,7 +27,10 @@ static TEST_NAME: AtomicPtr<&'static str> = AtomicPtr::new(core::ptr::null_mut()
 pub fn enable(ms: u64) {
     let now = time::now();
     for cpu in 0..percpu::ncpus() {
-        percpu::get(cpu).heartbeat_tb.store(now, Relaxed);
+        let pc = percpu::get(cpu);
+        pc.wd_since_tb.store(now, Relaxed);
+        pc.wd_since_ticks.store(pc.ticks.load(Relaxed), Relaxed);
+        pc.wd_seen.store(u64::MAX, Relaxed);
     }
     LIMIT_TB.store(time::ms(ms), Release);
 }
@@ -28,7 +38,7 @@ pub fn enable(ms: u64) {
 /// Marks progress of the running CPU (call in long loops with EE=0).
 #[inline]
 pub fn progress() {
-    percpu::this().heartbeat_tb.store(time::now(), Relaxed);
+    percpu::this().progress.fetch_add(1, Relaxed);
 }
 
 /// Sets (Some) or clears (None) the deadline of the running test.
@@ -42,6 +52,12 @@ pub fn set_test_deadline(test: Option<(&'static &'static str, u64)>) {
         }
         None => TEST_DEADLINE_TB.store(0, Release),
     }
+}
+
+/// The online CPU after `cpu` in the ring (`cpu` itself if it is alone).
+fn next_online(cpu: usize) -> usize {
+    let n = percpu::ncpus();
+    (1..n).map(|d| (cpu + d) % n).find(|&c| percpu::get(c).online.load(Acquire)).unwrap_or(cpu)
 }
 
 /// Decrementer hook, on every CPU.
@@ -63,25 +79,36 @@ pub fn tick() {
     if limit == 0 {
         return;
     }
-    percpu::this().heartbeat_tb.store(now, Relaxed);
-    for cpu in 0..percpu::ncpus() {
-        let pc = percpu::get(cpu);
-        if !pc.online.load(Acquire) {
-            continue;
-        }
-        let hb = pc.heartbeat_tb.load(Relaxed);
-        if now > hb && now - hb > limit {
-            let job = pc.job_started_tb.load(Relaxed);
-            exit::fail(format_args!(
-                "watchdog: cpu {cpu} (PIR {:#x}) made no progress for {} ms; last pc seen by its timer {:#x}, \
-                 timer ticks {}, {} (reported by cpu {})",
-                pc.pir(),
-                time::tb_to_ms(now - hb),
-                pc.last_tick_pc.load(Relaxed),
-                pc.ticks.load(Relaxed),
-                if job != 0 { "inside a job" } else { "idle" },
-                percpu::cpu_id()
-            ));
-        }
+    let me = percpu::this();
+    let target = next_online(me.id());
+    if target == me.id() {
+        return;
+    }
+    let pc = percpu::get(target);
+    let ticks = me.ticks.load(Relaxed);
+    let seen = pc.progress.load(Relaxed);
+    if seen != me.wd_seen.load(Relaxed) {
+        me.wd_seen.store(seen, Relaxed);
+        me.wd_since_tb.store(now, Relaxed);
+        me.wd_since_ticks.store(ticks, Relaxed);
+        return;
+    }
+    let stalled = now.saturating_sub(me.wd_since_tb.load(Relaxed));
+    let my_ticks = ticks.saturating_sub(me.wd_since_ticks.load(Relaxed));
+    let ticks_due = limit / time::TICK_TB;
+    if stalled > limit && my_ticks >= ticks_due / 2 {
+        let job = pc.job_started_tb.load(Relaxed);
+        exit::fail(format_args!(
+            "watchdog: cpu {target} (PIR {:#x}) made no progress for {} ms (its progress count stayed at {seen} \
+             while cpu {} ran {my_ticks} timer ticks); last pc seen by its timer {:#x}, timer ticks {}, {} \
+             (reported by cpu {})",
+            pc.pir(),
+            time::tb_to_ms(stalled),
+            me.id(),
+            pc.last_tick_pc.load(Relaxed),
+            pc.ticks.load(Relaxed),
+            if job != 0 { "inside a job" } else { "idle" },
+            me.id()
+        ));
     }
 }

@@ -131,6 +131,7 @@ fn gup_walk<'a>(
         ee_window: false,
         gap: false,
         counters,
+        stamps: None,
     }
 }
 

@@ -55,6 +55,7 @@ use walkproto::{CpuMask, FreeOutcome, SerializeStats, Strategy, SyncError};
 
 use super::arena::{Arena, Mapping, Slot, EMPTY, HUGE, LEAF_FLAGS, SPLIT, TABLE};
 use super::platform::Kernel;
+use super::race::ChangerStamps;
 use super::REGISTRY;
 use crate::mm::pgtable;
 use crate::mm::tlb::{self, Target};
@@ -145,6 +146,8 @@ pub struct Changer<'a> {
     /// Time the collapse copy takes (the window in which a gup without the
     /// PMD re-check pins a folio being collapsed).
     pub copy_tb: u64,
+    /// Lock-step harness only: timestamps of the unlink.
+    stamps: Option<&'a ChangerStamps>,
 }
 
 /// Tables of different sizes share the registry's deferred-free queue, which
@@ -160,6 +163,9 @@ fn free_tagged(tagged: u64) {
     pgtable::free_table(tagged & !0xff, bytes);
 }
 
+/// How long a collapse copies (about a 2 MB memcpy on a POWER9).
+const COPY_TB: u64 = time::us(100);
+
 /// How many times a changer retries a serialization that timed out before
 /// the run fails (each attempt waits `platform::SYNC_TIMEOUT_TB`).
 const SYNC_RETRIES: u32 = 12;
@@ -167,13 +173,25 @@ const SYNC_RETRIES: u32 = 12;
 impl<'a> Changer<'a> {
     /// A changer of `arena` under `strategy`.
     pub fn new(arena: &'a Arena, strategy: Strategy, stats: &'a Stats) -> Self {
-        Changer { arena, strategy, stats, gap: false, copy_tb: time::us(20) }
+        Changer { arena, strategy, stats, gap: false, copy_tb: COPY_TB, stamps: None }
     }
 
     /// With the lock-step harness's out-of-line call (see `gap`).
     pub fn with_gap(mut self) -> Self {
         self.gap = true;
         self
+    }
+
+    /// With timestamps of each unlink (the lock-step harness).
+    pub fn with_stamps(mut self, stamps: &'a ChangerStamps) -> Self {
+        self.stamps = Some(stamps);
+        self
+    }
+
+    fn stamp(&self, f: impl FnOnce(&ChangerStamps)) {
+        if let Some(s) = self.stamps {
+            f(s);
+        }
     }
 
     fn pid(&self) -> u32 {
@@ -483,16 +501,17 @@ impl<'a> Changer<'a> {
     /// `ptesync` and `tlbie` widening the gap. (`rcu` defers the free past a
     /// grace period instead.)
     fn free_pte_range(&self, slot: &Slot, t: u64) {
-        if walk_bug() == WalkBug::PoisonLinked {
-            // The control: the page is poisoned while the slot still links
-            // it (and the model is not asked); the MMU faults through it.
-            pgtable::poison_unchecked(t, self.arena.shape.table_bytes);
-            time::delay_tb(time::us(50));
-        }
         if self.strategy == Strategy::Rcu {
             pgtable::write(slot.table, slot.index, 0);
+            self.stamp(|s| s.store.store(time::now(), Relaxed));
             self.flush_pwc(slot);
+            self.stamp(|s| s.serialize.store(time::now(), Relaxed));
+            let skipped0 = self.stats.skipped.load(Relaxed);
             self.pte_free(t);
+            self.stamp(|s| {
+                s.done.store(time::now(), Relaxed);
+                s.skipped.store(self.stats.skipped.load(Relaxed) > skipped0, Relaxed);
+            });
             return;
         }
         // Everything the handshake needs is computed before the store, so
@@ -502,10 +521,16 @@ impl<'a> Changer<'a> {
         let ready = self.prepare();
         // pmd_clear: a plain store (we hold the slot lock; Linux too).
         pgtable::write(slot.table, slot.index, 0);
+        self.stamp(|s| s.store.store(time::now(), Relaxed));
         if self.gap {
             core::hint::black_box(super::walkers::timing_gap)();
         }
+        self.stamp(|s| s.serialize.store(time::now(), Relaxed));
         let s = self.synced(ready, |mask, p| REGISTRY.serialize(self.strategy, sync, mask, p));
+        self.stamp(|st| {
+            st.done.store(time::now(), Relaxed);
+            st.skipped.store(s.skipped, Relaxed);
+        });
         self.stats.note(&s);
         if tlb::flush_bug() == FlushBug::FreeBeforeFlush {
             pgtable::free_table(t, self.arena.shape.table_bytes);
@@ -523,6 +548,9 @@ impl<'a> Changer<'a> {
         match radix::EntryView::of(e) {
             radix::EntryView::Table(p) => {
                 let t = p.next_table_pa();
+                if walk_bug() == WalkBug::PoisonLinked {
+                    self.poison_linked(t);
+                }
                 self.zap_pte_range(slot, t);
                 self.free_pte_range(slot, t);
             }
@@ -532,8 +560,44 @@ impl<'a> Changer<'a> {
         self.stats.zaps.fetch_add(1, Relaxed);
     }
 
+    /// The `walk.bug=poison-linked` control: the page-table page is
+    /// overwritten with poison for a while as the slot still maps its
+    /// leaves through it (as if it had been freed and reused while linked),
+    /// then put back. Neither write is shown to the model: it is memory
+    /// corruption, not a page-table update.
+    fn poison_linked(&self, t: u64) {
+        let n = self.arena.shape.subs;
+        let saved: alloc::vec::Vec<u64> = (0..n).map(|i| pgtable::read(t, i)).collect();
+        pgtable::poison_unchecked(t, self.arena.shape.table_bytes);
+        arch::ptesync();
+        time::delay_tb(time::us(200));
+        for (i, v) in saved.into_iter().enumerate() {
+            pgtable::overwrite_unchecked(t, i, v);
+        }
+        arch::ptesync();
+    }
+
     // -----------------------------------------------------------------------
     // Page-table churn, populate, munmap.
+
+    /// Maps folio `fi` into an EMPTY slot through a page-table page of
+    /// smaller leaves (the faults of a workload that maps base pages), and
+    /// takes the mapping's reference on it.
+    pub fn map_pte_table(&self, slot: &Slot, fi: usize) {
+        let a = self.arena;
+        let t = pgtable::alloc_table(a.shape.table_bytes);
+        for i in 0..a.shape.subs {
+            let pte = Pte::leaf(a.folios[fi].pa + i as u64 * a.shape.sub.bytes(), a.shape.sub, LEAF_FLAGS)
+                .unwrap_or_else(|e| exit::fail(format_args!("leaf: {e:?}")));
+            pgtable::write(t, i, pte.raw());
+        }
+        a.folios[fi].refcount.fetch_add(1, SeqCst);
+        slot.folio.store(fi as u32 + 1, Relaxed);
+        slot.begin_change(self.mapping(fi));
+        self.pmd_populate(slot, t);
+        slot.end_change();
+        slot.state.store(SPLIT, Release);
+    }
 
     /// Links an empty page-table page into an EMPTY slot (`pmd_populate` by
     /// a fault that has not mapped anything yet).

@@ -51,25 +51,29 @@ fn run_lockstep_table(cfg: &Config) -> bool {
     let mut ok = true;
     for st in cfg.walk.strategies.iter() {
         let expect = st.is_negative_control();
-        let r = race::lockstep(
-            st,
+        let r = race::lockstep(&race::Race {
+            strategy: st,
             kind,
-            u64::MAX,
-            time::secs(cfg.stress.duration_s),
-            time::ns(cfg.walk.delay_ns),
-            expect,
-        );
+            shape: race::Shape::Handshake,
+            delay_tb: time::ns(cfg.walk.delay_ns),
+            want_overlaps: 0,
+            max_iters: 0,
+            stop_on_violation: expect,
+            cap_tb: time::secs(cfg.stress.duration_s),
+        });
         let verdict = Verdict::of(expect, r.violations);
         ok &= verdict.ok();
         let first = r
             .first_violation_us
             .map_or(alloc::string::String::from("-"), |us| alloc::format!("{}.{:03}", us / 1000, us % 1000));
         println!(
-            "lockstep strategy={} verdict={verdict} violations={} iterations={} skipped={} ipis={} first_violation_ms={first} secs={}.{:01} walker={}",
+            "lockstep strategy={} verdict={verdict} violations={} iterations={} overlaps={} skipped={} skipped_near_walker={} ipis={} first_violation_ms={first} secs={}.{:01} walker={}",
             st.name(),
             r.violations,
             r.iterations,
+            r.overlaps,
             r.skipped,
+            r.skipped_near_walker,
             r.ipis,
             r.elapsed_us / 1_000_000,
             (r.elapsed_us / 100_000) % 10,

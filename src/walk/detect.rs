@@ -153,13 +153,14 @@ static RECORDS: [Slot; KEEP] = [const { Slot::new() }; KEEP];
 static TOTAL: AtomicU64 = AtomicU64::new(0);
 static BY_WHAT: [AtomicU64; 16] = [const { AtomicU64::new(0) }; 16];
 static FIRST_TB: AtomicU64 = AtomicU64::new(0);
+static FIRST_BY_WHAT: [AtomicU64; 16] = [const { AtomicU64::new(0) }; 16];
 
 /// Forgets everything recorded (start of a run).
 pub fn reset() {
     for s in &RECORDS {
         s.state.store(0, Relaxed);
     }
-    for c in &BY_WHAT {
+    for c in BY_WHAT.iter().chain(FIRST_BY_WHAT.iter()) {
         c.store(0, Relaxed);
     }
     TOTAL.store(0, Relaxed);
@@ -172,6 +173,7 @@ pub fn record(what: What, kind: &'static str, strategy: &'static str, va: u64, s
     let n = TOTAL.fetch_add(1, AcqRel);
     BY_WHAT[what as usize].fetch_add(1, Relaxed);
     let _ = FIRST_TB.compare_exchange(0, tb, AcqRel, Relaxed);
+    let _ = FIRST_BY_WHAT[what as usize].compare_exchange(0, tb, AcqRel, Relaxed);
     if (n as usize) < KEEP {
         let s = &RECORDS[n as usize];
         s.state.store(1, Relaxed);
@@ -202,6 +204,11 @@ pub fn count(what: What) -> u64 {
 /// Timebase of the first violation since the reset (0 = none).
 pub fn first_tb() -> u64 {
     FIRST_TB.load(Acquire)
+}
+
+/// Timebase of the first violation of kind `what` since the reset (0 = none).
+pub fn first_tb_of(what: What) -> u64 {
+    FIRST_BY_WHAT[what as usize].load(Acquire)
 }
 
 fn static_str(ptr: usize, len: usize) -> &'static str {

@@ -238,6 +238,7 @@ fn walker_loop(cfg: &RunConfig, arenas: &[Arena], counters: &Counters, cpu: usiz
             ee_window: cfg.ee_window,
             gap: false,
             counters,
+            stamps: None,
         };
         walkers::walk_once(&w);
         i += 1;

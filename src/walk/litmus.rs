@@ -91,6 +91,7 @@ pub fn run_sb_at(other: usize, iters: usize, fence: Fence, write: Write, fixed: 
         };
         for i in 0..iters {
             meet();
+            crate::sys::watchdog::progress();
             let li = if fixed { 0 } else { i };
             let (mine_v, theirs_v, out) =
                 if side == 0 { (&x[li], &y[li], &r1[i]) } else { (&y[li], &x[li], &r2[i]) };
@@ -157,6 +158,7 @@ pub fn run_registry_sb(other: usize, iters: usize, strategy: walkproto::Strategy
         let was = arch::irq_save();
         let platform = Quiet(mask);
         for i in 0..iters {
+            crate::sys::watchdog::progress();
             mine.store(i as u64 + 1, Release);
             while theirs.load(Acquire) < i as u64 + 1 {
                 core::hint::spin_loop();

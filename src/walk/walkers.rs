@@ -27,6 +27,7 @@ use walkproto::Strategy;
 
 use super::arena::{self, Arena, Mapping, RefTaker};
 use super::changers;
+use super::race::WalkStamps;
 use super::detect::{self, What};
 use super::REGISTRY;
 use crate::mm::{pgtable, phys_to_virt, probe};
@@ -87,6 +88,8 @@ pub struct Walk<'a> {
     /// the first table read (see `race`).
     pub gap: bool,
     pub counters: &'a Counters,
+    /// Lock-step harness only: timestamps of entry and exit.
+    pub stamps: Option<&'a WalkStamps>,
 }
 
 /// Reads a table entry (logical value), by real address when `real`.
@@ -122,12 +125,18 @@ impl Walk<'_> {
     fn run(&self, real: bool) {
         self.counters.walks.fetch_add(1, Relaxed);
         let cpu = percpu::cpu_id();
+        if let Some(s) = self.stamps {
+            s.enter.store(time::now(), Relaxed);
+        }
         let guard = REGISTRY.begin_walk(self.strategy, &self.arena.mm.sync, cpu);
         if self.gap {
             core::hint::black_box(timing_gap)();
         }
         self.walk_registered(real);
         drop(guard);
+        if let Some(s) = self.stamps {
+            s.exit.store(time::now(), Release);
+        }
     }
 
     fn walk_registered(&self, real: bool) {
@@ -218,9 +227,12 @@ impl Walk<'_> {
         }
     }
 
-    /// gup_fast: take a reference, re-check the PMD and the PTE (Linux
-    /// `gup_fast_pte_range` since 70cbc3cc78a9; for a huge leaf they are the
-    /// same entry), then check the data we now pin.
+    /// gup_fast: take a reference, re-check the PMD and the PTE right away
+    /// (Linux `gup_fast_pte_range` since 70cbc3cc78a9; for a huge leaf they
+    /// are the same entry), then use the pinned page for a while (the walk's
+    /// second half-delay) and check that its data is still the folio's. The
+    /// race window is before the reference: between the walk's read of the
+    /// PMD and of the leaf (`window`).
     fn gup(&self, real: bool, f: &Found, fi: usize) {
         let a = self.arena;
         let folio = &a.folios[fi];
@@ -233,7 +245,6 @@ impl Walk<'_> {
             self.counters.retries.fetch_add(1, Relaxed);
             return;
         }
-        delay(self.delay_tb / 2);
         let pmd_again = rd(f.pmd.0, f.pmd.1, real);
         let pte_again = if f.huge { pmd_again } else { rd(f.ptr.0, f.ptr.1, real) };
         if pmd_again == pgtable::POISON || pte_again == pgtable::POISON {
@@ -253,6 +264,9 @@ impl Walk<'_> {
             // would outlive the mapping (the race 70cbc3cc78a9 closed).
             self.violation(What::PinDuringCollapse, f.entry, pmd_again);
         }
+        // The caller uses the page it pinned (I/O, a copy): for as long as
+        // the pin lasts, the folio must stay what it was.
+        delay(self.delay_tb / 2);
         if let Some(off) = f.checked {
             let v = arena::read_data(folio.pa + off, real);
             let ok = matches!(arena::decode_data(v), Some((idx, gen)) if idx == fi && gen == folio.gen.load(Relaxed) & 0xff_ffff);
