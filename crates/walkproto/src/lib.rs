@@ -41,6 +41,7 @@ mod mm;
 mod platform;
 mod rcu;
 mod registry;
+pub mod storebuf;
 mod strategy;
 mod sync;
 mod walk;
