@@ -33,7 +33,8 @@
 //! wait in a per-walk [`storebuf::StoreBuffer`] that follows the Power model
 //! (`sync` drains it, `lwsync` orders it before the walker's later stores,
 //! a random deadline bounds it); the walker reports its loads and stores
-//! with [`WalkGuard::load_point`] / [`WalkGuard::store_point`].
+//! with [`WalkGuard::load_point`] / [`WalkGuard::store_point`]. The tests
+//! explore the same buffer exhaustively against the Power litmus verdicts.
 //!
 //! Atomics come from the private `sync` module (loom's under `--cfg loom`).
 #![cfg_attr(not(test), no_std)]
@@ -55,6 +56,9 @@ mod sync;
 mod walk;
 mod weak;
 mod words;
+
+#[cfg(all(test, not(loom)))]
+mod litmus;
 
 pub use cpumask::{CpuMask, Iter as CpuMaskIter, MAX_CPUS};
 pub use error::{FreeOutcome, SerializeStats, SyncError};
