@@ -6,7 +6,7 @@ use crate::changer::{flag_enter, flag_exit};
 use crate::rcu::{reader_enter, reader_exit};
 use crate::registry::DEFER_SLOTS;
 use crate::sync::plain;
-use crate::weak::{Buffered, Emulation};
+use crate::weak::Emulation;
 use crate::words::{Direct, WalkerWords};
 use crate::{counter, Barrier, MmSync, Registry, Strategy, MAX_CPUS};
 
@@ -121,7 +121,7 @@ impl<const CPUS: usize, const SLOTS: usize> Registry<CPUS, SLOTS> {
         let (strategy, mm_id, mut direct) = (guard.strategy, guard.mm.id(), guard.direct());
         guard.token = match &guard.emulation {
             None => enter(strategy, &mut direct, mm_id),
-            Some(emulation) => enter(strategy, &mut Buffered { direct, emulation }, mm_id),
+            Some(emulation) => enter(strategy, &mut emulation.words(direct), mm_id),
         };
     }
 }
@@ -158,7 +158,7 @@ impl<'a, const CPUS: usize, const SLOTS: usize> WalkGuard<'a, CPUS, SLOTS> {
     #[inline]
     pub fn load_point(&self) {
         if let Some(emulation) = &self.emulation {
-            Buffered { direct: self.direct(), emulation }.load_point();
+            emulation.words(self.direct()).load_point();
         }
     }
 
@@ -169,7 +169,7 @@ impl<'a, const CPUS: usize, const SLOTS: usize> WalkGuard<'a, CPUS, SLOTS> {
     #[inline]
     pub fn store_point(&self) {
         if let Some(emulation) = &self.emulation {
-            Buffered { direct: self.direct(), emulation }.store_point();
+            emulation.words(self.direct()).store_point();
         }
     }
 
@@ -195,7 +195,7 @@ impl<const CPUS: usize, const SLOTS: usize> Drop for WalkGuard<'_, CPUS, SLOTS> 
     fn drop(&mut self) {
         match &self.emulation {
             None => leave(self.token, &mut self.direct()),
-            Some(emulation) => leave(self.token, &mut Buffered { direct: self.direct(), emulation }),
+            Some(emulation) => leave(self.token, &mut emulation.words(self.direct())),
         }
     }
 }

@@ -11,7 +11,7 @@
 
 use core::cell::Cell;
 
-use crate::storebuf::StoreBuffer;
+use crate::storebuf::{Memory, StoreBuffer};
 use crate::sync::plain;
 use crate::words::{Direct, WalkerWords, Word};
 use crate::{Barrier, Registry, Strategy};
@@ -47,60 +47,112 @@ impl Emulation {
     pub(crate) fn pending(&self) -> usize {
         self.buffer.get().len()
     }
+
+    /// The walk's words `direct` behind this buffer, with this clock.
+    pub(crate) fn words<'e, 'a, const CPUS: usize, const SLOTS: usize>(
+        &'e self,
+        direct: Direct<'a, CPUS, SLOTS>,
+    ) -> Buffered<'e, Direct<'a, CPUS, SLOTS>, Clocked<'a, CPUS, SLOTS>, WALK_STORES> {
+        let timing = Clocked {
+            registry: direct.registry,
+            cpu: direct.cpu,
+            clock: self.clock,
+            max_delay: self.max_delay,
+        };
+        Buffered { direct, buffer: &self.buffer, timing }
+    }
 }
 
-/// A walk's registration words behind its store buffer.
-pub(crate) struct Buffered<'e, 'a, const CPUS: usize, const SLOTS: usize> {
-    pub(crate) direct: Direct<'a, CPUS, SLOTS>,
-    pub(crate) emulation: &'e Emulation,
+/// The words a [`Buffered`] walker stores to, and where they live in the
+/// memory its buffer publishes to.
+pub(crate) trait WordMemory: WalkerWords + Memory {
+    /// The location of `word`.
+    fn address(&self, word: Word) -> Self::Addr;
 }
 
-impl<const CPUS: usize, const SLOTS: usize> Buffered<'_, '_, CPUS, SLOTS> {
-    /// Runs `f` on the buffer (taken out of the guard's cell and put back).
-    fn with<R>(
-        &mut self,
-        f: impl FnOnce(&mut StoreBuffer<Word, WALK_STORES>, &mut Direct<'_, CPUS, SLOTS>) -> R,
-    ) -> R {
-        let mut buffer = self.emulation.buffer.get();
+impl<const CPUS: usize, const SLOTS: usize> WordMemory for Direct<'_, CPUS, SLOTS> {
+    fn address(&self, word: Word) -> Word {
+        word
+    }
+}
+
+/// When buffered stores are due.
+pub(crate) trait Timing {
+    /// The current tick, for the points.
+    fn now(&self) -> u64;
+    /// The deadline of a store buffered now.
+    fn deadline(&self) -> u64;
+}
+
+/// The guard's timing: the configured clock, deadlines drawn from the
+/// walking CPU's generator.
+pub(crate) struct Clocked<'a, const CPUS: usize, const SLOTS: usize> {
+    registry: &'a Registry<CPUS, SLOTS>,
+    cpu: usize,
+    clock: fn() -> u64,
+    max_delay: u64,
+}
+
+impl<const CPUS: usize, const SLOTS: usize> Timing for Clocked<'_, CPUS, SLOTS> {
+    fn now(&self) -> u64 {
+        (self.clock)()
+    }
+
+    fn deadline(&self) -> u64 {
+        self.now().saturating_add(self.registry.draw_delay(self.cpu, self.max_delay))
+    }
+}
+
+/// A walker's registration words (`direct`) behind a store buffer: what
+/// every walk does with the emulation on, and what the litmus explorer of
+/// the tests runs on simulated memory.
+pub(crate) struct Buffered<'e, D: WordMemory, T, const N: usize> {
+    pub(crate) direct: D,
+    pub(crate) buffer: &'e Cell<StoreBuffer<D::Addr, N>>,
+    pub(crate) timing: T,
+}
+
+impl<D: WordMemory, T: Timing, const N: usize> Buffered<'_, D, T, N> {
+    /// Runs `f` on the buffer (taken out of its cell and put back).
+    fn with<R>(&mut self, f: impl FnOnce(&mut StoreBuffer<D::Addr, N>, &mut D) -> R) -> R {
+        let mut buffer = self.buffer.get();
         let result = f(&mut buffer, &mut self.direct);
-        self.emulation.buffer.set(buffer);
+        self.buffer.set(buffer);
         result
     }
 
     /// Publishes what has passed its deadline.
     pub(crate) fn load_point(&mut self) {
-        let now = (self.emulation.clock)();
+        let now = self.timing.now();
         self.with(|buffer, memory| buffer.load_point(memory, now));
     }
 
     /// Publishes what an earlier `lwsync` ordered before the caller's next
     /// store, and what has passed its deadline.
     pub(crate) fn store_point(&mut self) {
-        let now = (self.emulation.clock)();
+        let now = self.timing.now();
         self.with(|buffer, memory| buffer.store_point(memory, now));
     }
 }
 
-impl<const CPUS: usize, const SLOTS: usize> WalkerWords for Buffered<'_, '_, CPUS, SLOTS> {
+impl<D: WordMemory, T: Timing, const N: usize> WalkerWords for Buffered<'_, D, T, N> {
     fn load(&mut self, word: Word) -> u64 {
-        match self.emulation.buffer.get().forward(word) {
+        match self.buffer.get().forward(self.direct.address(word)) {
             Some(value) => value,
             None => self.direct.load(word),
         }
     }
 
     fn store(&mut self, word: Word, value: u64) {
-        let now = (self.emulation.clock)();
-        let delay = self.direct.registry.draw_delay(self.direct.cpu, self.emulation.max_delay);
-        let deadline = now.saturating_add(delay);
-        self.with(|buffer, memory| buffer.store(memory, word, value, deadline));
+        let (addr, deadline) = (self.direct.address(word), self.timing.deadline());
+        self.with(|buffer, memory| buffer.store(memory, addr, value, deadline));
     }
 
     fn fence(&mut self, barrier: Barrier) {
         self.with(|buffer, memory| buffer.fence(memory, barrier));
         // The real fence too: after a drain it orders the published stores
         // before the walk's loads on any host.
-        barrier.fence();
+        self.direct.fence(barrier);
     }
 
     /// A release (or, for `count-nobarrier`, relaxed) store: everything
