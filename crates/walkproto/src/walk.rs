@@ -102,27 +102,32 @@ impl<const CPUS: usize, const SLOTS: usize> Registry<CPUS, SLOTS> {
         mm: &'a MmSync,
         cpu: usize,
     ) -> WalkGuard<'a, CPUS, SLOTS> {
-        let mut guard =
-            WalkGuard { registry: self, mm, strategy, cpu, token: Token::IrqsOff, emulation: None };
         if self.weak_on.load(plain::Ordering::Relaxed) {
-            self.begin_emulated(&mut guard);
-        } else {
-            guard.token = enter(strategy, &mut guard.direct(), mm.id());
+            return self.begin_emulated(strategy, mm, cpu);
         }
-        guard
+        let token = enter(strategy, &mut Direct { registry: self, mm, cpu }, mm.id());
+        WalkGuard { registry: self, mm, strategy, cpu, token, emulation: None }
     }
 
     /// [`Registry::begin_walk`] with the weak-memory emulation on: out of
     /// line, so that the normal path stays as small as it was.
     #[cold]
     #[inline(never)]
-    fn begin_emulated(&self, guard: &mut WalkGuard<'_, CPUS, SLOTS>) {
-        guard.emulation = self.emulation(guard.strategy);
-        let (strategy, mm_id, mut direct) = (guard.strategy, guard.mm.id(), guard.direct());
+    fn begin_emulated<'a>(
+        &'a self,
+        strategy: Strategy,
+        mm: &'a MmSync,
+        cpu: usize,
+    ) -> WalkGuard<'a, CPUS, SLOTS> {
+        let mut guard =
+            WalkGuard { registry: self, mm, strategy, cpu, token: Token::IrqsOff, emulation: None };
+        guard.emulation = self.emulation(strategy);
+        let mut direct = guard.direct();
         guard.token = match &guard.emulation {
-            None => enter(strategy, &mut direct, mm_id),
-            Some(emulation) => enter(strategy, &mut emulation.words(direct), mm_id),
+            None => enter(strategy, &mut direct, mm.id()),
+            Some(emulation) => enter(strategy, &mut emulation.words(direct), mm.id()),
         };
+        guard
     }
 }
 
@@ -192,10 +197,23 @@ impl<'a, const CPUS: usize, const SLOTS: usize> WalkGuard<'a, CPUS, SLOTS> {
 }
 
 impl<const CPUS: usize, const SLOTS: usize> Drop for WalkGuard<'_, CPUS, SLOTS> {
+    #[inline(always)]
     fn drop(&mut self) {
-        match &self.emulation {
-            None => leave(self.token, &mut self.direct()),
-            Some(emulation) => leave(self.token, &mut emulation.words(self.direct())),
+        if self.emulation.is_some() {
+            self.end_emulated();
+        } else {
+            leave(self.token, &mut self.direct());
+        }
+    }
+}
+
+impl<const CPUS: usize, const SLOTS: usize> WalkGuard<'_, CPUS, SLOTS> {
+    /// The end of a walk under the emulation: out of line, like its start.
+    #[cold]
+    #[inline(never)]
+    fn end_emulated(&self) {
+        if let Some(emulation) = &self.emulation {
+            leave(self.token, &mut emulation.words(self.direct()));
         }
     }
 }

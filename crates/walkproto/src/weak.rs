@@ -33,7 +33,8 @@ pub struct WeakMemory {
 
 /// Capacity of a walk's store buffer: a walk buffers at most its
 /// registration store (its exit store is done directly, after a drain).
-const WALK_STORES: usize = 2;
+/// One slot keeps the guard small.
+const WALK_STORES: usize = 1;
 
 /// The emulation state a walk carries in its guard.
 pub(crate) struct Emulation {
