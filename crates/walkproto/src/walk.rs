@@ -160,10 +160,10 @@ impl<'a, const CPUS: usize, const SLOTS: usize> WalkGuard<'a, CPUS, SLOTS> {
     /// page-table read; call it inside delay loops too): publishes the
     /// registration stores whose deadline has passed. Nothing when the
     /// emulation is off.
-    #[inline]
+    #[inline(always)]
     pub fn load_point(&self) {
-        if let Some(emulation) = &self.emulation {
-            emulation.words(self.direct()).load_point();
+        if self.emulation.is_some() {
+            self.point(false);
         }
     }
 
@@ -171,10 +171,25 @@ impl<'a, const CPUS: usize, const SLOTS: usize> WalkGuard<'a, CPUS, SLOTS> {
     /// (e.g. the `compare_exchange` that takes a page reference): publishes
     /// the registration stores an earlier `lwsync` ordered before it, and
     /// those whose deadline has passed. Nothing when the emulation is off.
-    #[inline]
+    #[inline(always)]
     pub fn store_point(&self) {
+        if self.emulation.is_some() {
+            self.point(true);
+        }
+    }
+
+    /// A load point, or a store point if `store`: out of line, so that a
+    /// point costs a branch in the walker when the emulation is off.
+    #[cold]
+    #[inline(never)]
+    fn point(&self, store: bool) {
         if let Some(emulation) = &self.emulation {
-            emulation.words(self.direct()).store_point();
+            let mut words = emulation.words(self.direct());
+            if store {
+                words.store_point();
+            } else {
+                words.load_point();
+            }
         }
     }
 
