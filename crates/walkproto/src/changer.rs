@@ -4,6 +4,7 @@
 
 use crate::platform::Deadline;
 use crate::sync::Ordering;
+use crate::words::{WalkerWords, Word};
 use crate::{counter, Barrier, CpuMask, MmSync, Platform, Registry, SerializeStats, SyncError};
 
 impl<const CPUS: usize, const SLOTS: usize> Registry<CPUS, SLOTS> {
@@ -74,24 +75,23 @@ impl<const CPUS: usize, const SLOTS: usize> Registry<CPUS, SLOTS> {
             .collect();
         send_ipis(mm, targets, true, platform)
     }
+}
 
-    /// `percpu` walker entry: flag this CPU as walking `mm`, then `sync`.
-    /// Returns the previous flag (a nested walk restores it at its end).
-    #[inline]
-    pub(crate) fn flag_enter(&self, cpu: usize, mm: &MmSync) -> u32 {
-        let flag = &self.cpus[cpu].walking;
-        let previous = flag.load(Ordering::Relaxed);
-        flag.store(mm.id(), Ordering::Relaxed);
-        Barrier::Sync.fence();
-        previous
-    }
+/// `percpu` walker entry: flag this CPU as walking mm `mm_id`, then `sync`.
+/// Returns the previous flag (a nested walk restores it at its end).
+#[inline]
+pub(crate) fn flag_enter<W: WalkerWords>(walker: &mut W, mm_id: u32) -> u32 {
+    let previous = walker.load(Word::Flag) as u32;
+    walker.store(Word::Flag, u64::from(mm_id));
+    walker.fence(Barrier::Sync);
+    previous
+}
 
-    /// `percpu` walker exit: release-store the previous flag, so the walk's
-    /// table reads are complete before a changer can see it.
-    #[inline]
-    pub(crate) fn flag_exit(&self, cpu: usize, previous: u32) {
-        self.cpus[cpu].walking.store(previous, Ordering::Release);
-    }
+/// `percpu` walker exit: release-store the previous flag, so the walk's
+/// table reads are complete before a changer can see it.
+#[inline]
+pub(crate) fn flag_exit<W: WalkerWords>(walker: &mut W, previous: u32) {
+    walker.store_exit(Word::Flag, u64::from(previous), Ordering::Release);
 }
 
 /// Sends IPIs to `targets` (none sent, and `skipped`, if it is empty).

@@ -10,6 +10,7 @@
 //! PMD and never reaches the old table.
 
 use crate::sync::Ordering;
+use crate::words::{WalkerWords, Word};
 use crate::{Barrier, CpuMask, MmSync};
 
 // The per-mm count is sharded per CPU and each shard is updated with a
@@ -23,22 +24,21 @@ use crate::{Barrier, CpuMask, MmSync};
 // RMW + no fence never reorders there, store + lwsync does). Sharding also
 // keeps walkers on different CPUs off one cache line.
 
-/// Walker on `cpu`: count this walk in `mm`, then fence before the first
-/// table read.
+/// Walker: count this walk in the mm (its CPU's shard), then fence before
+/// the first table read.
 #[inline(always)]
-pub(crate) fn enter(mm: &MmSync, cpu: usize, barrier: Barrier) {
-    let shard = &mm.shards[cpu];
-    shard.store(shard.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
-    barrier.fence();
+pub(crate) fn enter<W: WalkerWords>(walker: &mut W, barrier: Barrier) {
+    let count = walker.load(Word::Count);
+    walker.store(Word::Count, count + 1);
+    walker.fence(barrier);
 }
 
-/// Walker on `cpu`: end the walk. The decrement is a release so that every
-/// table read of the walk is complete before a changer can see the lower
-/// count.
+/// Walker: end the walk. The decrement is a release so that every table
+/// read of the walk is complete before a changer can see the lower count.
 #[inline(always)]
-pub(crate) fn exit(mm: &MmSync, cpu: usize, barrier: Barrier) {
-    let shard = &mm.shards[cpu];
-    shard.store(shard.load(Ordering::Relaxed) - 1, barrier.release());
+pub(crate) fn exit<W: WalkerWords>(walker: &mut W, barrier: Barrier) {
+    let count = walker.load(Word::Count);
+    walker.store_exit(Word::Count, count - 1, barrier.release());
 }
 
 /// Changer, after storing the new PMD: fence, then read the count (the sum

@@ -24,6 +24,7 @@
 
 use crate::platform::Deadline;
 use crate::sync::{array_of, loom_const_fn, AtomicBool, AtomicU64, AtomicU8, Ordering};
+use crate::words::{WalkerWords, Word};
 use crate::{Barrier, FreeOutcome, Platform, Registry, SerializeStats, SyncError};
 
 /// Bits of the reader word holding the nesting depth.
@@ -159,24 +160,22 @@ impl<const SLOTS: usize> DeferQueue<SLOTS> {
     }
 }
 
+/// Walker entry: depth + 1, then `sync` before the first table read.
+#[inline]
+pub(crate) fn reader_enter<W: WalkerWords>(walker: &mut W) {
+    let old = walker.fetch_add(Word::Reader, 1);
+    assert!(depth(old) < DEPTH_MASK, "rcu read-side nesting overflow");
+    walker.fence(Barrier::Sync);
+}
+
+/// Walker exit: release so the walk's reads are complete before a grace
+/// period can see the quiescent state.
+#[inline]
+pub(crate) fn reader_exit<W: WalkerWords>(walker: &mut W) {
+    walker.update_exit(Word::Reader, Ordering::Release, after_exit);
+}
+
 impl<const CPUS: usize, const SLOTS: usize> Registry<CPUS, SLOTS> {
-    /// Walker entry: depth + 1, then `sync` before the first table read.
-    #[inline]
-    pub(crate) fn rcu_enter(&self, cpu: usize) {
-        let old = self.cpus[cpu].reader.fetch_add(1, Ordering::Relaxed);
-        assert!(depth(old) < DEPTH_MASK, "rcu read-side nesting overflow");
-        Barrier::Sync.fence();
-    }
-
-    /// Walker exit: release so the walk's reads are complete before a
-    /// grace period can see the quiescent state.
-    #[inline]
-    pub(crate) fn rcu_exit(&self, cpu: usize) {
-        let reader = &self.cpus[cpu].reader;
-        // The closure always returns Some, so this cannot fail.
-        let _ = reader.fetch_update(Ordering::Release, Ordering::Relaxed, |w| Some(after_exit(w)));
-    }
-
     /// Waits for a full grace period: every online CPU that is inside a
     /// read-side section after the `sync` leaves it (or times out naming
     /// the CPU).

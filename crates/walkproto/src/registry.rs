@@ -4,8 +4,10 @@
 use core::fmt;
 
 use crate::rcu::{DeferQueue, GraceState};
-use crate::sync::{array_of, loom_const_fn, AtomicBool, AtomicU32, AtomicU64, Ordering};
-use crate::{CpuMask, FreeOutcome, MmSync, Platform, SerializeStats, Strategy, SyncError, MAX_CPUS};
+use crate::sync::{array_of, loom_const_fn, plain, AtomicU32, AtomicU64, Ordering};
+use crate::{
+    CpuMask, FreeOutcome, MmSync, Platform, SerializeStats, Strategy, SyncError, WeakMemory, MAX_CPUS,
+};
 
 /// Default capacity of the `rcu` deferred-free queue.
 pub const DEFER_SLOTS: usize = 32;
@@ -18,12 +20,14 @@ pub(crate) struct PerCpu {
     pub(crate) walking: AtomicU32,
     /// `rcu`: reader word, see [`crate::rcu`].
     pub(crate) reader: AtomicU64,
+    /// Weak-memory emulation: this CPU's xorshift state for store delays.
+    pub(crate) rng: plain::AtomicU64,
 }
 
 impl PerCpu {
     loom_const_fn! {
         fn new() -> PerCpu {
-            PerCpu { walking: AtomicU32::new(0), reader: AtomicU64::new(0) }
+            PerCpu { walking: AtomicU32::new(0), reader: AtomicU64::new(0), rng: plain::AtomicU64::new(0) }
         }
     }
 }
@@ -38,8 +42,12 @@ pub struct Registry<const CPUS: usize = MAX_CPUS, const SLOTS: usize = DEFER_SLO
     pub(crate) cpus: [PerCpu; CPUS],
     pub(crate) gp: GraceState<CPUS>,
     pub(crate) deferred: DeferQueue<SLOTS>,
-    /// See [`Registry::set_store_delay_emulation`].
-    pub(crate) delay_weak_stores: AtomicBool,
+    /// Whether the weak-memory emulation is on: the only thing a walk reads
+    /// of it when it is off. See [`Registry::set_weak_memory`].
+    pub(crate) weak_on: plain::AtomicBool,
+    /// The emulation's settings. A lock because a `fn` pointer cannot live in
+    /// an atomic without `unsafe`; read once per emulated walk.
+    pub(crate) weak: spin::RwLock<Option<WeakMemory>>,
 }
 
 impl<const CPUS: usize, const SLOTS: usize> Registry<CPUS, SLOTS> {
@@ -52,7 +60,8 @@ impl<const CPUS: usize, const SLOTS: usize> Registry<CPUS, SLOTS> {
                 cpus: array_of![PerCpu::new(); CPUS],
                 gp: GraceState::new(),
                 deferred: DeferQueue::new(),
-                delay_weak_stores: AtomicBool::new(false),
+                weak_on: plain::AtomicBool::new(false),
+                weak: spin::RwLock::new(None),
             }
         }
     }
@@ -123,25 +132,6 @@ impl<const CPUS: usize, const SLOTS: usize> Registry<CPUS, SLOTS> {
         self.deferred.take_completed(done, free)
     }
 
-    /// Emulates, on hardware that does not show it, what the Power memory
-    /// model allows for a walker-count increment that is *not* followed by
-    /// `sync`: the store may stay in the store queue past every later load of
-    /// the walk and become visible only at the walker's next store-ordering
-    /// point, its end-of-walk decrement. When on, a `count` family walk with
-    /// a barrier weaker than `sync` publishes its increment there (just
-    /// before the decrement) instead of at `begin_walk`; with `sync` nothing
-    /// changes, because `sync` drains the store queue. Off by default; the
-    /// kernel turns it on (`walk.weakmem=emulate`) where the host platform
-    /// (QEMU on a TSO x86) practically never lets that window open.
-    pub fn set_store_delay_emulation(&self, on: bool) {
-        self.delay_weak_stores.store(on, Ordering::Relaxed);
-    }
-
-    /// Whether [`Registry::set_store_delay_emulation`] is on.
-    pub fn store_delay_emulation(&self) -> bool {
-        self.delay_weak_stores.load(Ordering::Relaxed)
-    }
-
     /// Tables queued by `rcu` and not yet freed.
     pub fn pending_deferred(&self) -> usize {
         self.deferred.pending()
@@ -176,6 +166,7 @@ impl<const CPUS: usize, const SLOTS: usize> fmt::Debug for Registry<CPUS, SLOTS>
             .field("defer_slots", &SLOTS)
             .field("gp_sequence", &self.gp_sequence())
             .field("pending_deferred", &self.pending_deferred())
+            .field("weak_memory", &self.weak_memory())
             .finish()
     }
 }

@@ -125,6 +125,12 @@ impl Strategy {
         matches!(self, Strategy::CountWait | Strategy::PerCpu | Strategy::Rcu)
     }
 
+    /// Whether the walker side stores anything to register (all but `ipi`,
+    /// `ipi-nowait` and `none`, whose walkers only keep EE=0).
+    pub(crate) const fn walker_stores(self) -> bool {
+        !matches!(self, Strategy::Ipi | Strategy::IpiNoWait | Strategy::None)
+    }
+
     /// The fence used by the counter handshake, if the strategy counts
     /// walkers: `count`/`count-wait` use [`Barrier::Sync`], the controls
     /// [`Barrier::Lwsync`] and [`Barrier::NoFence`].
@@ -174,7 +180,7 @@ impl fmt::Display for UnknownStrategy {
 ///
 /// Walker and changer call the *same* [`Barrier::fence`], so `count` and
 /// `count-lwsync` differ in nothing but this value.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Barrier {
     /// `fence(SeqCst)` = `sync` (hwsync): orders store→load, forbids SB.
     Sync,

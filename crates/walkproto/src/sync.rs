@@ -16,6 +16,14 @@ pub(crate) use loom::sync::atomic::{
     fence, AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering,
 };
 
+/// Atomics that are *not* part of the modelled protocol: the weak-memory
+/// emulation's settings and per-CPU generators. They are `core`'s even under
+/// loom, so they add no schedule points to the model (which never turns the
+/// emulation on).
+pub(crate) mod plain {
+    pub(crate) use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+}
+
 /// Defines a function that is `const` in normal builds and non-`const` under
 /// loom (whose atomics cannot be built in a constant context).
 macro_rules! loom_const_fn {
