@@ -33,12 +33,12 @@ pub struct W {
 
 impl W {
     pub fn new(geom: Geometry, ncpus: usize) -> W {
-        W {
-            m: Model::new(geom, ncpus, 128).with_report_limit(usize::MAX),
-            mem: BTreeMap::new(),
-            geom,
-            next: 0x100_0000,
-        }
+        W::with_sets(geom, ncpus, 128)
+    }
+
+    pub fn with_sets(geom: Geometry, ncpus: usize, sets: u32) -> W {
+        let m = Model::new(geom, ncpus, sets).with_report_limit(usize::MAX);
+        W { m, mem: BTreeMap::new(), geom, next: 0x100_0000 }
     }
 
     pub fn alloc(&mut self, level: Level) -> u64 {
@@ -86,10 +86,15 @@ impl W {
 
     /// A path PGD -> PUD(0) -> PMD(0) for (LPID, pid), root set.
     pub fn process(&mut self, pid: u32) -> (u64, u64, u64) {
+        self.process_in(LPID, pid)
+    }
+
+    /// The same for (lpid, pid).
+    pub fn process_in(&mut self, lpid: u32, pid: u32) -> (u64, u64, u64) {
         let pgd = self.alloc(Level::Pgd);
         let pud = self.alloc(Level::Pud);
         let pmd = self.alloc(Level::Pmd);
-        self.m.set_root(LPID, pid, Some(pgd)).unwrap();
+        self.m.set_root(lpid, pid, Some(pgd)).unwrap();
         self.link(pgd, 0, pud, Level::Pud);
         self.link(pud, 0, pmd, Level::Pmd);
         (pgd, pud, pmd)
