@@ -228,10 +228,16 @@ struct Sweep {
     count: u32,
 }
 
+/// A reported item: which CPU (none: mapped), and what.
+type ItemKey = (Option<u32>, Cached);
+
+/// Why, and the entry (table, index) that maps or links it.
+type ItemWhy = (Holding, Option<(u64, u32)>);
+
 /// Items found for a report, deduplicated, strongest holding kept.
 #[derive(Default)]
 struct Report {
-    items: BTreeMap<(Option<u32>, Cached), (Holding, Option<(u64, u32)>)>,
+    items: BTreeMap<ItemKey, ItemWhy>,
 }
 
 impl Report {

@@ -256,7 +256,7 @@ fn tlbiel_takes_the_lpid_from_lpidr_and_tlbie_from_rs() {
     // tlbiel on CPU 3 (runs lpid 1): RS says LPID 0, LPIDR says 1.
     let op = TlbieOperands { rb: cell.ea | 1 << 5, rs: 7 << 32, ric: 0, prs: 1, r: 1 };
     cell.w.m.invalidate(3, true, 1, &[op]).unwrap();
-    assert_eq!(held(&cell, 3).0, false);
+    assert!(!held(&cell, 3).0);
     // tlbie with RS LPID 1 removes CPU 3's entry only.
     let mut cell2 = self::cell(Geometry::RADIX_64K, PageSize::Size2M);
     let op = TlbieOperands { rb: cell2.ea | 1 << 5, rs: 7 << 32 | 1, ric: 0, prs: 1, r: 1 };

@@ -153,13 +153,13 @@ impl Reference {
         }
     }
 
-    fn from_root(&self, lpid: u32, pid: u32, out: &mut Found) {
+    fn walk_root(&self, lpid: u32, pid: u32, out: &mut Found) {
         if let Some(&r) = self.roots.get(&(lpid, pid)) {
             self.walk(lpid, pid, r, Level::Pgd, 0, out);
         }
     }
 
-    fn from_pwc(&self, e: &PwcEntry, out: &mut Found) {
+    fn walk_pwc(&self, e: &PwcEntry, out: &mut Found) {
         if let Some(next) = e.level.next() {
             self.walk(e.lpid, e.pid, e.next, next, e.ea, out);
         }
@@ -171,9 +171,9 @@ impl Reference {
             let Some((lpid, pid)) = self.running[c] else { continue };
             loop {
                 let mut f = Found::default();
-                self.from_root(lpid, pid, &mut f);
+                self.walk_root(lpid, pid, &mut f);
                 for e in self.pwc[c].iter().filter(|e| (e.lpid, e.pid) == (lpid, pid)) {
-                    self.from_pwc(e, &mut f);
+                    self.walk_pwc(e, &mut f);
                 }
                 let before = (self.tlb[c].len(), self.pwc[c].len());
                 self.tlb[c].extend(f.tlb);
@@ -190,14 +190,14 @@ impl Reference {
     fn live_and_reach(&self, c: usize) -> (Found, Found) {
         let mut live = Found::default();
         if let Some((lpid, pid)) = self.running[c] {
-            self.from_root(lpid, pid, &mut live);
+            self.walk_root(lpid, pid, &mut live);
         }
         let mut reach = Found::default();
         if let Some((lpid, pid)) = self.running[c] {
-            self.from_root(lpid, pid, &mut reach);
+            self.walk_root(lpid, pid, &mut reach);
         }
         for e in &self.pwc[c] {
-            self.from_pwc(e, &mut reach);
+            self.walk_pwc(e, &mut reach);
         }
         (live, reach)
     }
@@ -205,13 +205,13 @@ impl Reference {
     fn mapped(&self) -> Found {
         let mut f = Found::default();
         for &(lpid, pid) in self.roots.keys() {
-            self.from_root(lpid, pid, &mut f);
+            self.walk_root(lpid, pid, &mut f);
         }
         f
     }
 
     pub fn table_alloc(&mut self, pa: u64, bytes: u64) -> Result<(), Kind> {
-        if !Level::ALL.iter().any(|&l| self.geom.table_bytes(l) == bytes) || pa % bytes != 0 {
+        if !Level::ALL.iter().any(|&l| self.geom.table_bytes(l) == bytes) || !pa.is_multiple_of(bytes) {
             return Err("BadTable");
         }
         if self.tables.iter().any(|(&t, x)| t < pa + bytes && pa < t + x.bytes) {
