@@ -1,0 +1,1071 @@
+//! The model: page-table pages and their entries, process roots, what each
+//! CPU runs, and the explicit *stale* sets. See the crate docs for the
+//! representation and its invariant.
+
+use crate::report::{
+    Cached, FlushRecord, FreeError, Freed, Holding, Holdings, InvalidateSummary, Leftover, Leftovers,
+    ModelError, PwcEntry, Stats, TlbEntry,
+};
+use crate::rules::{decode, Decoded, Effect, Target};
+use alloc::collections::{BTreeMap, BTreeSet};
+use alloc::vec;
+use alloc::vec::Vec;
+use radix::tlbie::TLBIEL_SET_MAX;
+use radix::{EntryView, Geometry, Level, PageSize, TlbieOperands};
+
+/// Items a [`Leftovers`] shows unless [`Model::with_report_limit`] says
+/// otherwise.
+pub const DEFAULT_REPORT_LIMIT: usize = 8;
+
+/// A page-table page the kernel told the model about.
+#[derive(Clone, Debug)]
+struct Table {
+    bytes: u64,
+    /// Fixed when the table is first linked or made a root; kept until it
+    /// is freed (the kernel never moves a table to another level).
+    level: Option<Level>,
+    /// The (table, index) whose valid directory entry points here.
+    parent: Option<(u64, u32)>,
+    /// The (lpid, pid) whose process-table entry points here.
+    root_of: Option<(u32, u32)>,
+    /// Non-zero entries (logical values).
+    entries: BTreeMap<u32, u64>,
+}
+
+/// What an entry value means to the MMU, given where it is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Sem {
+    /// Nothing the MMU caches (empty, not present, invalidated, a leaf in a
+    /// table that has no level yet, a pointer whose link is broken).
+    None,
+    /// A leaf the MMU may cache.
+    Leaf { size: PageSize, pa: u64 },
+    /// A directory entry the MMU may cache, pointing at a live table linked
+    /// exactly here.
+    Dir { child: u64 },
+}
+
+fn sem(
+    tables: &BTreeMap<u64, Table>,
+    geom: &Geometry,
+    t: u64,
+    level: Option<Level>,
+    idx: u32,
+    v: u64,
+) -> Sem {
+    match EntryView::of(v) {
+        EntryView::Leaf(p) => match level.and_then(|l| geom.leaf_page_size(l)) {
+            Some(size) => Sem::Leaf { size, pa: p.pa() & !(size.bytes() - 1) },
+            None => Sem::None,
+        },
+        EntryView::Table(d) => {
+            let child = d.next_table_pa();
+            match tables.get(&child) {
+                Some(c) if c.parent == Some((t, idx)) && level.is_some_and(|l| l != Level::Pte) => {
+                    Sem::Dir { child }
+                }
+                _ => Sem::None,
+            }
+        }
+        _ => Sem::None,
+    }
+}
+
+/// Something found walking a subtree.
+#[derive(Clone, Copy, Debug)]
+enum Found {
+    Leaf { ea: u64, size: PageSize, pa: u64 },
+    Dir { level: Level, ea: u64, child: u64 },
+}
+
+/// Walk the subtree under `t` (whose first EA is `base`) through valid links.
+fn walk(tables: &BTreeMap<u64, Table>, geom: &Geometry, t: u64, base: u64, visit: &mut impl FnMut(Found)) {
+    let mut stack = vec![(t, base)];
+    while let Some((t, base)) = stack.pop() {
+        let Some(tab) = tables.get(&t) else { continue };
+        let Some(level) = tab.level else { continue };
+        let shift = geom.level_shift(level);
+        for (&i, &v) in &tab.entries {
+            let ea = base + ((i as u64) << shift);
+            match sem(tables, geom, t, Some(level), i, v) {
+                Sem::Leaf { size, pa } => visit(Found::Leaf { ea, size, pa }),
+                Sem::Dir { child } => {
+                    visit(Found::Dir { level, ea, child });
+                    stack.push((child, ea));
+                }
+                Sem::None => {}
+            }
+        }
+    }
+}
+
+/// A way for a CPU to walk a table: the (lpid, pid) it walks it as, and the
+/// EA the table's first entry translates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct View {
+    cpu: u32,
+    lpid: u32,
+    pid: u32,
+    base: u64,
+    /// Through the current tree from the root of the PID the CPU runs (else
+    /// through a stale page-walk-cache entry).
+    tree: bool,
+}
+
+/// A table's ancestors (itself first) with its offset inside each, and the
+/// root it hangs under.
+struct Chain {
+    items: [(u64, u64); 4],
+    len: usize,
+    /// (lpid, pid) of the root at the top and the table's first EA.
+    anchor: Option<((u32, u32), u64)>,
+}
+
+const TLB_MIN: TlbEntry = TlbEntry { lpid: 0, pid: 0, size: PageSize::Size4K, ea: 0, pa: 0 };
+const TLB_MAX: TlbEntry =
+    TlbEntry { lpid: u32::MAX, pid: u32::MAX, size: PageSize::Size1G, ea: u64::MAX, pa: u64::MAX };
+const PWC_MIN: PwcEntry = PwcEntry { lpid: 0, pid: 0, level: Level::Pgd, ea: 0, next: 0 };
+const PWC_MAX: PwcEntry =
+    PwcEntry { lpid: u32::MAX, pid: u32::MAX, level: Level::Pte, ea: u64::MAX, next: u64::MAX };
+
+/// The explicit stale sets, indexed twice.
+#[derive(Clone, Debug, Default)]
+struct Stale {
+    tlb: BTreeSet<(u32, TlbEntry)>,
+    tlb_by_pa: BTreeSet<(PageSize, u64, u32, TlbEntry)>,
+    pwc: BTreeSet<(u32, PwcEntry)>,
+    pwc_by_next: BTreeSet<(u64, u32, PwcEntry)>,
+    max_tlb: usize,
+    max_pwc: usize,
+}
+
+impl Stale {
+    fn add_tlb(&mut self, cpu: u32, e: TlbEntry) -> bool {
+        if !self.tlb.insert((cpu, e)) {
+            return false;
+        }
+        self.tlb_by_pa.insert((e.size, e.pa, cpu, e));
+        self.max_tlb = self.max_tlb.max(self.tlb.len());
+        true
+    }
+
+    fn del_tlb(&mut self, cpu: u32, e: TlbEntry) {
+        if self.tlb.remove(&(cpu, e)) {
+            self.tlb_by_pa.remove(&(e.size, e.pa, cpu, e));
+        }
+    }
+
+    fn add_pwc(&mut self, cpu: u32, e: PwcEntry) -> bool {
+        if !self.pwc.insert((cpu, e)) {
+            return false;
+        }
+        self.pwc_by_next.insert((e.next, cpu, e));
+        self.max_pwc = self.max_pwc.max(self.pwc.len());
+        true
+    }
+
+    fn del_pwc(&mut self, cpu: u32, e: PwcEntry) {
+        if self.pwc.remove(&(cpu, e)) {
+            self.pwc_by_next.remove(&(e.next, cpu, e));
+        }
+    }
+
+    /// Stale page-walk-cache entries pointing at `t`.
+    fn pwc_to(&self, t: u64) -> impl Iterator<Item = (u32, PwcEntry)> + '_ {
+        self.pwc_by_next.range((t, 0, PWC_MIN)..=(t, u32::MAX, PWC_MAX)).map(|&(_, c, e)| (c, e))
+    }
+
+    /// Stale TLB entries of `cpu` that `target` selects.
+    fn tlb_selected(&self, cpu: u32, target: &Target, out: &mut Vec<(u32, TlbEntry)>) {
+        let (lo, hi) = match *target {
+            Target::Va { lpid, pid, size, page } => (
+                TlbEntry { lpid, pid, size, ea: page, pa: 0 },
+                TlbEntry { lpid, pid, size, ea: page, pa: u64::MAX },
+            ),
+            Target::Pid { lpid, pid } => {
+                (TlbEntry { lpid, pid, ..TLB_MIN }, TlbEntry { lpid, pid, ..TLB_MAX })
+            }
+            Target::Lpid { lpid } => (TlbEntry { lpid, ..TLB_MIN }, TlbEntry { lpid, ..TLB_MAX }),
+            Target::All => (TLB_MIN, TLB_MAX),
+        };
+        out.extend(self.tlb.range((cpu, lo)..=(cpu, hi)).copied());
+    }
+
+    /// Stale page-walk-cache entries of `cpu` that `target` selects (never
+    /// by EA).
+    fn pwc_selected(&self, cpu: u32, target: &Target, out: &mut Vec<(u32, PwcEntry)>) {
+        let (lo, hi) = match *target {
+            Target::Va { .. } => return,
+            Target::Pid { lpid, pid } => {
+                (PwcEntry { lpid, pid, ..PWC_MIN }, PwcEntry { lpid, pid, ..PWC_MAX })
+            }
+            Target::Lpid { lpid } => (PwcEntry { lpid, ..PWC_MIN }, PwcEntry { lpid, ..PWC_MAX }),
+            Target::All => (PWC_MIN, PWC_MAX),
+        };
+        out.extend(self.pwc.range((cpu, lo)..=(cpu, hi)).copied());
+    }
+}
+
+/// The last invalidation per target, for messages.
+#[derive(Clone, Debug, Default)]
+struct FlushLog {
+    by_pid: BTreeMap<(u32, u32), FlushRecord>,
+    by_lpid: BTreeMap<u32, FlushRecord>,
+    all: Option<FlushRecord>,
+}
+
+impl FlushLog {
+    fn last_for(&self, lpid: u32, pid: u32) -> Option<FlushRecord> {
+        let cands = [self.by_pid.get(&(lpid, pid)).copied(), self.by_lpid.get(&lpid).copied(), self.all];
+        cands.into_iter().flatten().max_by_key(|r| (r.seq, r.index))
+    }
+}
+
+/// `tlbiel` IS != 0 coverage of one selection within one sequence.
+struct Sweep {
+    target: Target,
+    bits: Vec<u64>,
+    count: u32,
+}
+
+/// A reported item: which CPU (none: mapped), and what.
+type ItemKey = (Option<u32>, Cached);
+
+/// Why, and the entry (table, index) that maps or links it.
+type ItemWhy = (Holding, Option<(u64, u32)>);
+
+/// Items found for a report, deduplicated, strongest holding kept.
+#[derive(Default)]
+struct Report {
+    items: BTreeMap<ItemKey, ItemWhy>,
+}
+
+impl Report {
+    fn note(&mut self, cpu: Option<u32>, what: Cached, holding: Holding, at: Option<(u64, u32)>) {
+        let slot = self.items.entry((cpu, what)).or_insert((holding, at));
+        if holding > slot.0 {
+            *slot = (holding, at);
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct Counters {
+    table_allocs: u64,
+    stores: u64,
+    set_roots: u64,
+    switches: u64,
+    invalidates: u64,
+    ops: u64,
+    page_checks: u64,
+    table_frees: u64,
+    errors: u64,
+    bad_frees: u64,
+    leftovers: u64,
+    partial_sweeps: u64,
+    materialized: u64,
+}
+
+/// What a POWER9 radix MMU may still cache, per CPU. See the crate docs.
+#[derive(Clone, Debug)]
+pub struct Model {
+    geom: Geometry,
+    tlb_sets: u32,
+    report_limit: usize,
+    tables: BTreeMap<u64, Table>,
+    roots: BTreeMap<(u32, u32), u64>,
+    running: Vec<Option<(u32, u32)>>,
+    /// Valid leaves of leveled tables: (size, real address, table, index).
+    leaves: BTreeSet<(PageSize, u64, u64, u32)>,
+    stale: Stale,
+    flushes: FlushLog,
+    seq: u64,
+    n: Counters,
+}
+
+impl Model {
+    /// A model of `ncpus` CPUs walking trees of geometry `geom`, whose TLBs
+    /// have `tlb_sets` congruence classes (128 on POWER9 radix; clamped to
+    /// 1..=4096). No tables, no roots, every CPU kernel-only.
+    pub fn new(geom: Geometry, ncpus: usize, tlb_sets: u32) -> Model {
+        Model {
+            geom,
+            tlb_sets: tlb_sets.clamp(1, TLBIEL_SET_MAX + 1),
+            report_limit: DEFAULT_REPORT_LIMIT,
+            tables: BTreeMap::new(),
+            roots: BTreeMap::new(),
+            running: vec![None; ncpus],
+            leaves: BTreeSet::new(),
+            stale: Stale::default(),
+            flushes: FlushLog::default(),
+            seq: 0,
+            n: Counters::default(),
+        }
+    }
+
+    /// Show at most `limit` items in each [`Leftovers`] (the total is always
+    /// counted).
+    pub fn with_report_limit(mut self, limit: usize) -> Model {
+        self.report_limit = limit;
+        self
+    }
+
+    /// CPUs modelled.
+    pub fn ncpus(&self) -> usize {
+        self.running.len()
+    }
+
+    /// The geometry.
+    pub fn geometry(&self) -> Geometry {
+        self.geom
+    }
+
+    fn err<T>(&mut self, e: ModelError) -> Result<T, ModelError> {
+        self.n.errors += 1;
+        Err(e)
+    }
+
+    fn check_cpu(&mut self, cpu: usize) -> Result<(), ModelError> {
+        if cpu >= self.running.len() {
+            return self.err(ModelError::BadCpu { cpu, ncpus: self.running.len() });
+        }
+        Ok(())
+    }
+
+    /// A zeroed, unlinked page-table page of `bytes` now exists at `pa`.
+    /// `bytes` must be one of the geometry's table sizes and `pa` aligned to
+    /// it; the memory must not overlap a live table.
+    pub fn table_alloc(&mut self, pa: u64, bytes: u64) -> Result<(), ModelError> {
+        self.n.table_allocs += 1;
+        if !Level::ALL.iter().any(|&l| self.geom.table_bytes(l) == bytes) {
+            return self.err(ModelError::BadTable { pa, bytes, why: "not a table size of the geometry" });
+        }
+        if pa & (bytes - 1) != 0 {
+            return self.err(ModelError::BadTable { pa, bytes, why: "not aligned to its size" });
+        }
+        let end = pa.saturating_add(bytes);
+        let clash = self
+            .tables
+            .range(..end)
+            .next_back()
+            .filter(|(&t, tab)| t.saturating_add(tab.bytes) > pa)
+            .map(|(&t, _)| t);
+        if let Some(existing) = clash {
+            return self.err(ModelError::DoubleAlloc { pa, bytes, existing });
+        }
+        self.tables
+            .insert(pa, Table { bytes, level: None, parent: None, root_of: None, entries: BTreeMap::new() });
+        Ok(())
+    }
+
+    /// Entry `index` of the table at `table_pa` changes from `old` to `new`
+    /// (logical values). Every write the MMU can see must be reported, in
+    /// order; `old` must be what the model recorded.
+    pub fn store(&mut self, table_pa: u64, index: usize, old: u64, new: u64) -> Result<(), ModelError> {
+        self.n.stores += 1;
+        let Some(tab) = self.tables.get(&table_pa) else {
+            return self.err(ModelError::UnknownTable { pa: table_pa });
+        };
+        let entries = tab.bytes / 8;
+        if index as u64 >= entries {
+            return self.err(ModelError::BadIndex { table: table_pa, index, entries });
+        }
+        let idx = index as u32;
+        let recorded = tab.entries.get(&idx).copied().unwrap_or(0);
+        if recorded != old {
+            return self.err(ModelError::OutOfSync { table: table_pa, index, model: recorded, kernel: old });
+        }
+        if old == new {
+            return Ok(());
+        }
+        let level = tab.level;
+        let old_sem = sem(&self.tables, &self.geom, table_pa, level, idx, old);
+        let new_sem = match self.check_new(table_pa, level, idx, new, old_sem) {
+            Ok(s) => s,
+            Err(why) => return self.err(ModelError::BadEntry { table: table_pa, index, value: new, why }),
+        };
+        if old_sem == Sem::None || old_sem != new_sem {
+            if old_sem != Sem::None {
+                let level = level.expect("a cacheable entry is in a leveled table");
+                let ea_off = (idx as u64) << self.geom.level_shift(level);
+                let mut views = Vec::new();
+                self.views(table_pa, false, &mut views);
+                for v in &views {
+                    let ea = v.base + ea_off;
+                    match old_sem {
+                        Sem::Leaf { size, pa } => {
+                            self.stale.add_tlb(v.cpu, TlbEntry { lpid: v.lpid, pid: v.pid, size, ea, pa });
+                        }
+                        Sem::Dir { child } => {
+                            self.stale.add_pwc(
+                                v.cpu,
+                                PwcEntry { lpid: v.lpid, pid: v.pid, level, ea, next: child },
+                            );
+                        }
+                        Sem::None => {}
+                    }
+                }
+                match old_sem {
+                    Sem::Leaf { size, pa } => {
+                        self.leaves.remove(&(size, pa, table_pa, idx));
+                    }
+                    Sem::Dir { child } => {
+                        if let Some(c) = self.tables.get_mut(&child) {
+                            c.parent = None;
+                        }
+                    }
+                    Sem::None => {}
+                }
+            }
+            match new_sem {
+                Sem::Leaf { size, pa } => {
+                    self.leaves.insert((size, pa, table_pa, idx));
+                }
+                Sem::Dir { child } => {
+                    let level =
+                        level.and_then(Level::next).expect("checked: a directory entry above PTE level");
+                    self.link(child, table_pa, idx, level);
+                }
+                Sem::None => {}
+            }
+        }
+        let tab = self.tables.get_mut(&table_pa).expect("checked above");
+        if new == 0 {
+            tab.entries.remove(&idx);
+        } else {
+            tab.entries.insert(idx, new);
+        }
+        Ok(())
+    }
+
+    /// Validate `new` at (t, idx) and say what it will mean.
+    fn check_new(
+        &self,
+        t: u64,
+        level: Option<Level>,
+        idx: u32,
+        new: u64,
+        old_sem: Sem,
+    ) -> Result<Sem, &'static str> {
+        match EntryView::of(new) {
+            EntryView::Table(d) => {
+                let Some(level) = level else {
+                    return Err("directory entry in a table that was never linked: link tables top-down");
+                };
+                let Some(child_level) = level.next() else {
+                    return Err("directory entry in a PTE-level table");
+                };
+                let child = d.next_table_pa();
+                let Some(c) = self.tables.get(&child) else {
+                    return Err("points at no live table (missing table_alloc?)");
+                };
+                if d.table_bytes() != c.bytes {
+                    return Err("NLS does not match the size of the table it points at");
+                }
+                if old_sem == (Sem::Dir { child }) {
+                    return Ok(old_sem);
+                }
+                if child == t {
+                    return Err("points at its own table");
+                }
+                if c.parent.is_some() {
+                    return Err("points at a table that is already linked elsewhere");
+                }
+                if c.root_of.is_some() {
+                    return Err("points at a process-table root");
+                }
+                if c.level.is_some_and(|l| l != child_level) {
+                    return Err("points at a table that was linked at another level");
+                }
+                if c.bytes != self.geom.table_bytes(child_level) {
+                    return Err("points at a table whose size does not fit the next level");
+                }
+                Ok(Sem::Dir { child })
+            }
+            EntryView::Leaf(_) if level == Some(Level::Pgd) => {
+                Err("leaf in a PGD-level table (no 512G pages)")
+            }
+            _ => Ok(sem(&self.tables, &self.geom, t, level, idx, new)),
+        }
+    }
+
+    /// Link `child` at (parent, idx) as a table of `level`; a table linked
+    /// for the first time gets its level and its leaves are indexed.
+    fn link(&mut self, child: u64, parent: u64, idx: u32, level: Level) {
+        let geom = self.geom;
+        let c = self.tables.get_mut(&child).expect("checked: a live table");
+        c.parent = Some((parent, idx));
+        if c.level.is_none() {
+            c.level = Some(level);
+            if let Some(size) = geom.leaf_page_size(level) {
+                for (&i, &v) in &c.entries {
+                    if let EntryView::Leaf(p) = EntryView::of(v) {
+                        self.leaves.insert((size, p.pa() & !(size.bytes() - 1), child, i));
+                    }
+                }
+            }
+        }
+    }
+
+    fn chain(&self, t: u64) -> Chain {
+        let mut ch = Chain { items: [(0, 0); 4], len: 0, anchor: None };
+        let (mut cur, mut off) = (t, 0u64);
+        loop {
+            ch.items[ch.len] = (cur, off);
+            ch.len += 1;
+            let Some(tab) = self.tables.get(&cur) else { break };
+            match tab.parent {
+                Some((p, idx)) if ch.len < 4 => {
+                    let Some(pl) = self.tables.get(&p).and_then(|pt| pt.level) else { break };
+                    off += (idx as u64) << self.geom.level_shift(pl);
+                    cur = p;
+                }
+                Some(_) => break,
+                None => {
+                    ch.anchor = tab.root_of.map(|lp| (lp, off));
+                    break;
+                }
+            }
+        }
+        ch
+    }
+
+    /// The ways CPUs can walk `t` now: through the tree from the root of the
+    /// PID they run, and through stale page-walk-cache entries pointing at
+    /// `t` or an ancestor — only those of the PID the CPU runs unless
+    /// `dormant` (a CPU walks for its current PID only, but may switch back).
+    /// Sorted, one per (cpu, lpid, pid, base), tree views preferred.
+    fn views(&self, t: u64, dormant: bool, out: &mut Vec<View>) -> Option<((u32, u32), u64)> {
+        let ch = self.chain(t);
+        for &(a, off) in &ch.items[..ch.len] {
+            for (cpu, e) in self.stale.pwc_to(a) {
+                if dormant || self.running[cpu as usize] == Some((e.lpid, e.pid)) {
+                    out.push(View { cpu, lpid: e.lpid, pid: e.pid, base: e.ea + off, tree: false });
+                }
+            }
+        }
+        if let Some(((lpid, pid), base)) = ch.anchor {
+            for (cpu, r) in self.running.iter().enumerate() {
+                if *r == Some((lpid, pid)) {
+                    out.push(View { cpu: cpu as u32, lpid, pid, base, tree: true });
+                }
+            }
+        }
+        out.sort_unstable_by(|a, b| {
+            (a.cpu, a.lpid, a.pid, a.base, !a.tree).cmp(&(b.cpu, b.lpid, b.pid, b.base, !b.tree))
+        });
+        out.dedup_by(|b, a| (a.cpu, a.lpid, a.pid, a.base) == (b.cpu, b.lpid, b.pid, b.base));
+        ch.anchor
+    }
+
+    /// Make everything under `t` reachable through `view` explicit stale
+    /// entries of the view's CPU (directory entries too if `with_pwc`).
+    fn materialize_subtree(&mut self, t: u64, view: View, with_pwc: bool) -> u32 {
+        let (tables, stale) = (&self.tables, &mut self.stale);
+        let mut n = 0u32;
+        walk(tables, &self.geom, t, view.base, &mut |f| match f {
+            Found::Leaf { ea, size, pa } => {
+                n +=
+                    stale.add_tlb(view.cpu, TlbEntry { lpid: view.lpid, pid: view.pid, size, ea, pa }) as u32;
+            }
+            Found::Dir { level, ea, child } => {
+                if with_pwc {
+                    let e = PwcEntry { lpid: view.lpid, pid: view.pid, level, ea, next: child };
+                    n += stale.add_pwc(view.cpu, e) as u32;
+                }
+            }
+        });
+        self.n.materialized += n as u64;
+        n
+    }
+
+    /// Make the entries of `t` itself (one level) explicit for `view`: its
+    /// leaves as stale TLB entries, its directory entries as stale
+    /// page-walk-cache entries (through which the CPU still reaches below).
+    fn materialize_table(&mut self, t: u64, view: View) {
+        let Some(tab) = self.tables.get(&t) else { return };
+        let Some(level) = tab.level else { return };
+        let shift = self.geom.level_shift(level);
+        let mut n = 0u64;
+        for (&i, &v) in &tab.entries {
+            let ea = view.base + ((i as u64) << shift);
+            match sem(&self.tables, &self.geom, t, Some(level), i, v) {
+                Sem::Leaf { size, pa } => {
+                    n += self
+                        .stale
+                        .add_tlb(view.cpu, TlbEntry { lpid: view.lpid, pid: view.pid, size, ea, pa })
+                        as u64;
+                }
+                Sem::Dir { child } => {
+                    let e = PwcEntry { lpid: view.lpid, pid: view.pid, level, ea, next: child };
+                    n += self.stale.add_pwc(view.cpu, e) as u64;
+                }
+                Sem::None => {}
+            }
+        }
+        self.n.materialized += n;
+    }
+
+    /// The stale PWC entry's subtree is also reachable, at the same EA,
+    /// through the current tree of its PID (so dropping it loses nothing for
+    /// a CPU that runs that PID).
+    fn redundant(&self, e: &PwcEntry) -> bool {
+        self.tables.contains_key(&e.next) && self.chain(e.next).anchor == Some(((e.lpid, e.pid), e.ea))
+    }
+
+    /// The process-table entry of (lpid, pid) now points at `root` (or is
+    /// cleared). The root must be a live, unlinked table of the root size.
+    pub fn set_root(&mut self, lpid: u32, pid: u32, root: Option<u64>) -> Result<(), ModelError> {
+        self.n.set_roots += 1;
+        let old = self.roots.get(&(lpid, pid)).copied();
+        if old == root {
+            return Ok(());
+        }
+        if let Some(r) = root {
+            let Some(t) = self.tables.get(&r) else {
+                return self.err(ModelError::UnknownTable { pa: r });
+            };
+            let why = if t.root_of.is_some() {
+                Some("already the root of another process")
+            } else if t.parent.is_some() {
+                Some("linked as a directory below another table")
+            } else if t.level.is_some_and(|l| l != Level::Pgd) {
+                Some("was linked below the root level")
+            } else if t.bytes != self.geom.table_bytes(Level::Pgd) {
+                Some("size is not the root-table size")
+            } else if t.entries.values().any(|&v| matches!(EntryView::of(v), EntryView::Leaf(_))) {
+                Some("holds leaf entries (no 512G pages)")
+            } else {
+                None
+            };
+            if let Some(why) = why {
+                return self.err(ModelError::BadRoot { lpid, pid, root: r, why });
+            }
+        }
+        if let Some(r0) = old {
+            // CPUs running the PID lose the tree view of the old root: what
+            // they reached through it is theirs to keep until invalidated.
+            for cpu in 0..self.running.len() {
+                if self.running[cpu] == Some((lpid, pid)) {
+                    self.materialize_table(r0, View { cpu: cpu as u32, lpid, pid, base: 0, tree: false });
+                }
+            }
+            if let Some(t) = self.tables.get_mut(&r0) {
+                t.root_of = None;
+            }
+            self.roots.remove(&(lpid, pid));
+        }
+        if let Some(r) = root {
+            let t = self.tables.get_mut(&r).expect("checked above");
+            t.level = Some(Level::Pgd);
+            t.root_of = Some((lpid, pid));
+            self.roots.insert((lpid, pid), r);
+        }
+        Ok(())
+    }
+
+    /// `cpu` wrote PIDR (and runs with LPIDR = `lpid`): it now runs `pid`, or
+    /// only the kernel (`None`). Nothing is invalidated: what the CPU could
+    /// reach for its old PID becomes stale for it.
+    pub fn switch(&mut self, cpu: usize, lpid: u32, pid: Option<u32>) -> Result<(), ModelError> {
+        self.n.switches += 1;
+        self.check_cpu(cpu)?;
+        let new = pid.map(|p| (lpid, p));
+        let Some((l, p)) = self.running[cpu] else {
+            self.running[cpu] = new;
+            return Ok(());
+        };
+        if new == Some((l, p)) {
+            return Ok(());
+        }
+        let c = cpu as u32;
+        let lo = (c, PwcEntry { lpid: l, pid: p, ..PWC_MIN });
+        let hi = (c, PwcEntry { lpid: l, pid: p, ..PWC_MAX });
+        let cached: Vec<PwcEntry> = self.stale.pwc.range(lo..=hi).map(|&(_, e)| e).collect();
+        if let Some(&r) = self.roots.get(&(l, p)) {
+            self.materialize_subtree(r, View { cpu: c, lpid: l, pid: p, base: 0, tree: true }, true);
+        }
+        for e in cached {
+            if !self.redundant(&e) {
+                self.materialize_subtree(
+                    e.next,
+                    View { cpu: c, lpid: l, pid: p, base: e.ea, tree: false },
+                    true,
+                );
+            }
+        }
+        self.running[cpu] = new;
+        Ok(())
+    }
+
+    /// One completed invalidation sequence issued by `issuer_cpu`: `tlbie`s
+    /// (`local = false`, every CPU) or `tlbiel`s (`local = true`, the issuer
+    /// only; `lpidr` is its LPIDR). Ops apply in order; the PWC part of an
+    /// op before its TLB part. Any invalid op rejects the whole sequence
+    /// (nothing applied).
+    pub fn invalidate(
+        &mut self,
+        issuer_cpu: usize,
+        local: bool,
+        lpidr: u32,
+        ops: &[TlbieOperands],
+    ) -> Result<InvalidateSummary, ModelError> {
+        self.n.invalidates += 1;
+        self.check_cpu(issuer_cpu)?;
+        let mut decoded = Vec::with_capacity(ops.len());
+        for (i, op) in ops.iter().enumerate() {
+            match decode(i, op, local, lpidr, self.tlb_sets) {
+                Ok(d) => decoded.push(d),
+                Err(e) => {
+                    return self.err(ModelError::UnknownOp { index: e.index, op: e.op, local, why: e.why });
+                }
+            }
+        }
+        self.n.ops += ops.len() as u64;
+        self.seq += 1;
+        let mut sum = InvalidateSummary { ops: ops.len() as u32, ..InvalidateSummary::default() };
+        let mut sweeps: Vec<Sweep> = Vec::new();
+        let words = (self.tlb_sets as usize).div_ceil(64);
+        for d in &decoded {
+            self.record(issuer_cpu, d, ops.len());
+            let Effect::Process { tlb, pwc, tlb_by_set, .. } = d.effect else {
+                sum.partition_scoped += 1;
+                continue;
+            };
+            let target = d.target.expect("process-scoped ops have a target");
+            if pwc && (!local || d.set == 0) {
+                let (removed, mat) = self.apply_pwc(issuer_cpu, local, &target);
+                sum.pwc_removed += removed;
+                sum.materialized += mat;
+            }
+            if !tlb {
+                continue;
+            }
+            if tlb_by_set {
+                let pos = match sweeps.iter().position(|s| s.target == target) {
+                    Some(p) => p,
+                    None => {
+                        sweeps.push(Sweep { target, bits: vec![0; words], count: 0 });
+                        sweeps.len() - 1
+                    }
+                };
+                let s = &mut sweeps[pos];
+                let (w, b) = (d.set as usize / 64, d.set % 64);
+                if s.bits[w] & (1 << b) == 0 {
+                    s.bits[w] |= 1 << b;
+                    s.count += 1;
+                }
+                if s.count == self.tlb_sets {
+                    s.bits.iter_mut().for_each(|x| *x = 0);
+                    s.count = 0;
+                    sum.sweeps += 1;
+                    sum.tlb_removed += self.apply_tlb(issuer_cpu, true, &target);
+                }
+            } else {
+                sum.tlb_removed += self.apply_tlb(issuer_cpu, local, &target);
+            }
+        }
+        sum.partial_sweeps = sweeps.iter().filter(|s| s.count > 0).count() as u32;
+        self.n.partial_sweeps += sum.partial_sweeps as u64;
+        Ok(sum)
+    }
+
+    fn record(&mut self, issuer: usize, d: &Decoded, count: usize) {
+        let rec = FlushRecord {
+            seq: self.seq,
+            issuer,
+            local: d.local,
+            lpid: d.lpid,
+            op: d.op,
+            index: d.index as u32,
+            count: count as u32,
+        };
+        match d.target {
+            Some(Target::Va { lpid, pid, .. }) | Some(Target::Pid { lpid, pid }) => {
+                self.flushes.by_pid.insert((lpid, pid), rec);
+            }
+            Some(Target::Lpid { lpid }) => {
+                self.flushes.by_lpid.insert(lpid, rec);
+            }
+            Some(Target::All) => self.flushes.all = Some(rec),
+            None => {}
+        }
+    }
+
+    fn scope(&self, issuer: usize, local: bool) -> core::ops::Range<u32> {
+        if local {
+            issuer as u32..issuer as u32 + 1
+        } else {
+            0..self.running.len() as u32
+        }
+    }
+
+    /// Remove the selected stale PWC entries. A CPU that runs their PID
+    /// could walk below them until now: first make what it reached through
+    /// them (and not through its current tree) explicit TLB entries. Their
+    /// directory entries need not be kept: they are of the same PID and go
+    /// in the same invalidation.
+    fn apply_pwc(&mut self, issuer: usize, local: bool, target: &Target) -> (u32, u32) {
+        let mut victims = Vec::new();
+        for cpu in self.scope(issuer, local) {
+            self.stale.pwc_selected(cpu, target, &mut victims);
+        }
+        let mut mat = 0;
+        for &(cpu, e) in &victims {
+            if self.running[cpu as usize] == Some((e.lpid, e.pid)) && !self.redundant(&e) {
+                let view = View { cpu, lpid: e.lpid, pid: e.pid, base: e.ea, tree: false };
+                mat += self.materialize_subtree(e.next, view, false);
+            }
+        }
+        for &(cpu, e) in &victims {
+            self.stale.del_pwc(cpu, e);
+        }
+        (victims.len() as u32, mat)
+    }
+
+    fn apply_tlb(&mut self, issuer: usize, local: bool, target: &Target) -> u32 {
+        let mut victims = Vec::new();
+        for cpu in self.scope(issuer, local) {
+            self.stale.tlb_selected(cpu, target, &mut victims);
+        }
+        for &(cpu, e) in &victims {
+            self.stale.del_tlb(cpu, e);
+        }
+        victims.len() as u32
+    }
+
+    /// Add, for a valid entry of `t` at `idx`, who can cache it: `make(lpid,
+    /// pid, ea)` builds the item from a view's (lpid, pid, entry EA).
+    fn note_reach(&self, rep: &mut Report, t: u64, idx: u32, make: impl Fn(u32, u32, u64) -> Cached) {
+        let Some(level) = self.tables.get(&t).and_then(|tab| tab.level) else { return };
+        let off = (idx as u64) << self.geom.level_shift(level);
+        let at = Some((t, idx));
+        let mut views = Vec::new();
+        let anchor = self.views(t, true, &mut views);
+        if let Some(((lpid, pid), base)) = anchor {
+            rep.note(None, make(lpid, pid, base + off), Holding::Mapped, at);
+        }
+        for v in views {
+            let holding = if v.tree { Holding::Live } else { Holding::ViaWalkCache };
+            rep.note(Some(v.cpu), make(v.lpid, v.pid, v.base + off), holding, at);
+        }
+    }
+
+    fn leftovers(&mut self, rep: Report, freed: Freed) -> Leftovers {
+        let total = rep.items.len();
+        self.n.bad_frees += 1;
+        self.n.leftovers += total as u64;
+        let shown = rep
+            .items
+            .iter()
+            .take(self.report_limit)
+            .map(|(&(cpu, what), &(holding, at))| {
+                let (lpid, pid) = what.owner();
+                Leftover {
+                    cpu: cpu.map(|c| c as usize),
+                    lpid,
+                    pid,
+                    what,
+                    holding,
+                    at: at.map(|(t, i)| (t, i as usize)),
+                    last_flush: self.flushes.last_for(lpid, pid),
+                }
+            })
+            .collect();
+        Leftovers { freed, shown, total }
+    }
+
+    /// Real memory `[pa, pa + bytes)` is about to be freed or poisoned: no
+    /// CPU may hold a translation to it, nor be able to create one (a valid
+    /// leaf in a process tree, or under a table a CPU still reaches through
+    /// its walk cache). On `Err` the reported stale TLB entries are purged,
+    /// so one bad free is reported once.
+    pub fn check_free_page(&mut self, pa: u64, bytes: u64) -> Result<(), Leftovers> {
+        self.n.page_checks += 1;
+        let end = pa.saturating_add(bytes);
+        let mut rep = Report::default();
+        for size in PageSize::ALL {
+            let lo = pa.saturating_sub(size.bytes() - 1);
+            let overlaps = |p: u64| p < end && p.saturating_add(size.bytes()) > pa;
+            for &(_, lpa, t, idx) in self.leaves.range((size, lo, 0, 0)..(size, end, 0, 0)) {
+                if overlaps(lpa) {
+                    self.note_reach(&mut rep, t, idx, |lpid, pid, ea| {
+                        Cached::Tlb(TlbEntry { lpid, pid, size, ea, pa: lpa })
+                    });
+                }
+            }
+            for &(_, spa, cpu, e) in
+                self.stale.tlb_by_pa.range((size, lo, 0, TLB_MIN)..(size, end, 0, TLB_MIN))
+            {
+                if overlaps(spa) {
+                    rep.note(Some(cpu), Cached::Tlb(e), Holding::Stale, None);
+                }
+            }
+        }
+        if rep.items.is_empty() {
+            return Ok(());
+        }
+        for (&(cpu, what), &(holding, _)) in &rep.items {
+            if let (Some(cpu), Cached::Tlb(e), Holding::Stale) = (cpu, what, holding) {
+                self.stale.del_tlb(cpu, e);
+            }
+        }
+        Err(self.leftovers(rep, Freed::Page { pa, bytes }))
+    }
+
+    /// The page-table page at `pa` is about to be freed or poisoned: no CPU
+    /// may hold a page-walk-cache entry pointing at it, it must not be
+    /// linked in a table a CPU can reach (or in a process tree), nor be a
+    /// process root. The table is forgotten either way (after reporting),
+    /// and the stale PWC entries pointing at it are purged.
+    pub fn table_free(&mut self, pa: u64, bytes: u64) -> Result<(), FreeError> {
+        self.n.table_frees += 1;
+        let Some(t) = self.tables.get(&pa) else {
+            self.n.errors += 1;
+            return Err(FreeError::Model(ModelError::UnknownTable { pa }));
+        };
+        if t.bytes != bytes {
+            self.n.errors += 1;
+            let why = "freed with another size than table_alloc gave";
+            return Err(FreeError::Model(ModelError::BadTable { pa, bytes, why }));
+        }
+        let mut rep = Report::default();
+        if let Some((lpid, pid)) = t.root_of {
+            let what = Cached::Root { lpid, pid, table: pa };
+            rep.note(None, what, Holding::Mapped, None);
+            for (cpu, r) in self.running.iter().enumerate() {
+                if *r == Some((lpid, pid)) {
+                    rep.note(Some(cpu as u32), what, Holding::Live, None);
+                }
+            }
+        }
+        if let Some((parent, idx)) = t.parent {
+            if let Some(level) = self.tables.get(&parent).and_then(|p| p.level) {
+                let span = 1u64 << self.geom.level_shift(level);
+                self.note_reach(&mut rep, parent, idx, |lpid, pid, ea| Cached::Pwc {
+                    entry: PwcEntry { lpid, pid, level, ea, next: pa },
+                    span,
+                });
+            }
+        }
+        for (cpu, e) in self.stale.pwc_to(pa) {
+            let span = 1u64 << self.geom.level_shift(e.level);
+            rep.note(Some(cpu), Cached::Pwc { entry: e, span }, Holding::Stale, None);
+        }
+        self.forget(pa);
+        if rep.items.is_empty() {
+            return Ok(());
+        }
+        Err(FreeError::Leftovers(self.leftovers(rep, Freed::Table { pa, bytes })))
+    }
+
+    /// Drop a table: CPUs that could walk it keep what they reached through
+    /// it (its leaves as TLB entries, its directory entries as PWC entries);
+    /// its children become unlinked; a link to it is broken; it stops being
+    /// a root; stale PWC entries pointing at it are purged.
+    fn forget(&mut self, pa: u64) {
+        let mut views = Vec::new();
+        self.views(pa, false, &mut views);
+        for v in views {
+            self.materialize_table(pa, v);
+        }
+        let t = self.tables.remove(&pa).expect("checked by the caller");
+        if let Some(lp) = t.root_of {
+            self.roots.remove(&lp);
+        }
+        let size = t.level.and_then(|l| self.geom.leaf_page_size(l));
+        for (&i, &v) in &t.entries {
+            match EntryView::of(v) {
+                EntryView::Leaf(p) => {
+                    if let Some(size) = size {
+                        self.leaves.remove(&(size, p.pa() & !(size.bytes() - 1), pa, i));
+                    }
+                }
+                EntryView::Table(d) => {
+                    if let Some(c) = self.tables.get_mut(&d.next_table_pa()) {
+                        if c.parent == Some((pa, i)) {
+                            c.parent = None;
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        let purge: Vec<(u32, PwcEntry)> = self.stale.pwc_to(pa).collect();
+        for (cpu, e) in purge {
+            self.stale.del_pwc(cpu, e);
+        }
+    }
+
+    /// Counters and sizes.
+    pub fn stats(&self) -> Stats {
+        let n = &self.n;
+        Stats {
+            table_allocs: n.table_allocs,
+            stores: n.stores,
+            set_roots: n.set_roots,
+            switches: n.switches,
+            invalidates: n.invalidates,
+            ops: n.ops,
+            page_checks: n.page_checks,
+            table_frees: n.table_frees,
+            errors: n.errors,
+            bad_frees: n.bad_frees,
+            leftovers: n.leftovers,
+            partial_sweeps: n.partial_sweeps,
+            materialized: n.materialized,
+            stale_tlb: self.stale.tlb.len(),
+            stale_pwc: self.stale.pwc.len(),
+            max_stale_tlb: self.stale.max_tlb,
+            max_stale_pwc: self.stale.max_pwc,
+            live_tables: self.tables.len(),
+            valid_leaves: self.leaves.len(),
+        }
+    }
+
+    /// The last invalidation that targeted (lpid, pid): by EA or PID, its
+    /// LPID, or all.
+    pub fn last_flush(&self, lpid: u32, pid: u32) -> Option<FlushRecord> {
+        self.flushes.last_for(lpid, pid)
+    }
+
+    /// The (lpid, pid) `cpu` runs, if any.
+    pub fn running(&self, cpu: usize) -> Option<(u32, u32)> {
+        self.running.get(cpu).copied().flatten()
+    }
+
+    /// Everything `cpu` may hold now: its stale entries plus everything it
+    /// reaches for the PID it runs (through the tree and its stale PWC
+    /// entries of that PID). Costs a walk of what it reaches: for tests and
+    /// diagnostics, not for every event. Empty for a CPU out of range.
+    pub fn may_hold(&self, cpu: usize) -> Holdings {
+        let mut h = Holdings::default();
+        let c = cpu as u32;
+        let lo = (c, TLB_MIN);
+        h.tlb.extend(self.stale.tlb.range(lo..=(c, TLB_MAX)).map(|&(_, e)| e));
+        h.pwc.extend(self.stale.pwc.range((c, PWC_MIN)..=(c, PWC_MAX)).map(|&(_, e)| e));
+        let Some((lpid, pid)) = self.running(cpu) else { return h };
+        let mut starts: Vec<(u64, u64)> = Vec::new();
+        if let Some(&r) = self.roots.get(&(lpid, pid)) {
+            starts.push((r, 0));
+        }
+        for &(_, e) in self
+            .stale
+            .pwc
+            .range((c, PwcEntry { lpid, pid, ..PWC_MIN })..=(c, PwcEntry { lpid, pid, ..PWC_MAX }))
+        {
+            starts.push((e.next, e.ea));
+        }
+        for (t, base) in starts {
+            walk(&self.tables, &self.geom, t, base, &mut |f| match f {
+                Found::Leaf { ea, size, pa } => {
+                    h.tlb.insert(TlbEntry { lpid, pid, size, ea, pa });
+                }
+                Found::Dir { level, ea, child } => {
+                    h.pwc.insert(PwcEntry { lpid, pid, level, ea, next: child });
+                }
+            });
+        }
+        h
+    }
+}
