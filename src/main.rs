@@ -76,6 +76,7 @@ extern "C" fn kernel_entry(
     phases.mark("OPAL reinit + vectors");
     mm::mmu::init(&dt.tree); // partition and process tables, the linear map
     mm::tlb::init(&cfg.mmu); // flush mode (tlbie or IPI + tlbiel), POWER9 errata fixups
+    mm::shadow::init(cfg.mmu.model, percpu::ncpus()); // the POWER9 TLB/walk-cache model checks every free
     phases.mark("radix tables");
     bringup::cpu_setup(); // boot CPU: LPCR, MMU on, decrementer, EE on
     phases.mark("boot cpu setup (MMU on)");
@@ -83,7 +84,7 @@ extern "C" fn kernel_entry(
     bringup::start_secondaries(&cfg.smp, entry_tb); // every other thread online, or fail naming it
     phases.mark("secondaries online");
     watchdog::enable(cfg.smp.watchdog_ms); // stuck-CPU watchdog on every tick
-    walk::configure(&cfg.walk); // the walker registry's settings
+    walk::configure(&cfg.walk, cfg.run.seed); // the walker registry's settings
     phases.print();
     report::boot_report(&dt);
     run(cfg)

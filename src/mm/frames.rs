@@ -24,7 +24,6 @@ const LOW_RESERVED: u64 = 0x1_0000;
 
 struct State {
     alloc: FrameAllocator<'static>,
-    ram: RangeSet<64>,
     fdt_bytes: u64,
     usable_bytes: u64,
 }
@@ -107,7 +106,6 @@ pub fn init(tree: &DeviceTree, load_phys: u64, cfg: &kconfig::Mem) {
     unsafe { heap::init(phys_to_virt(heap_pa), HEAP_BYTES) };
     *STATE.lock() = Some(State {
         alloc,
-        ram: memory,
         fdt_bytes: memory.total_bytes(),
         usable_bytes: usable.total_bytes(),
     });
@@ -125,7 +123,9 @@ pub fn alloc_phys(n: u64, align: u64) -> Result<u64, OutOfFrames> {
 }
 
 /// Frees frames from [`alloc_phys`]; a double or foreign free fails the run.
+/// The POWER9 model must show that no CPU can still translate to them.
 pub fn free_phys(pa: u64, n: u64) {
+    super::shadow::check_free_page(pa, n * FRAME);
     if let Err(e) = with(|s| s.alloc.free(pa, n)) {
         exit::fail(format_args!("bad frame free of {n} frames at {pa:#x}: {e:?}"));
     }
@@ -153,11 +153,6 @@ pub fn claim_in(start: u64, end: u64) -> Option<u64> {
         }
         None
     })
-}
-
-/// RAM ranges from the FDT (physical [start, end) pairs).
-pub fn ram_ranges() -> alloc::vec::Vec<(u64, u64)> {
-    with(|s| s.ram.iter().map(|r| (r.start, r.end)).collect())
 }
 
 /// (RAM in the FDT, usable after reservations, free now), in bytes.

@@ -77,6 +77,7 @@ pub fn set_process_entry(pid: u32, root: u64) {
     pgtable::entry_at(prtb, pid as usize * 2).store(d0, Relaxed);
     pgtable::entry_at(prtb, pid as usize * 2 + 1).store(d1, Relaxed);
     arch::ptesync();
+    super::shadow::set_root(pid, (root != 0).then_some(root));
 }
 
 /// Maps [start, end) of physical memory at KERNEL_VIRT_BASE + pa with the

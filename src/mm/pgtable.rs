@@ -148,15 +148,16 @@ pub fn exchange(table_pa: u64, idx: usize, value: u64) -> u64 {
 }
 
 /// The `walk.bug=torn-write` control: writes an entry as two 32-bit halves,
-/// the high one first, `gap_tb` apart, so that a walker can read it torn.
-pub fn write_torn(table_pa: u64, idx: usize, value: u64, gap_tb: u64) {
+/// the high one first, with `between` run between them, so that a walker
+/// can read it torn.
+pub fn write_torn(table_pa: u64, idx: usize, value: u64, between: impl FnOnce()) {
     let old = read(table_pa, idx);
     let va = phys_to_virt(table_pa) + idx as u64 * 8;
     // SAFETY: the entry is 8-byte aligned in a live page-table page; its
     // two big-endian halves are naturally aligned 32-bit words.
     let (hi, lo) = unsafe { (&*(va as *const AtomicU32), &*((va + 4) as *const AtomicU32)) };
     hi.store(((value >> 32) as u32).to_be(), Ordering::Relaxed);
-    crate::sys::time::delay_tb(gap_tb);
+    between();
     lo.store((value as u32).to_be(), Ordering::Relaxed);
     shadow::store(table_pa, idx, old, value);
 }

@@ -9,7 +9,7 @@ use walkproto::{CpuMask, MmSync};
 
 pub use super::pgtable::{leaf_level, map_in, slot_alloc, slot_lookup, MapError};
 use super::pgtable::{self, GEOM};
-use super::{mmu, tlb};
+use super::{mmu, shadow, tlb};
 use crate::arch;
 use crate::sys::{exit, percpu};
 
@@ -91,6 +91,8 @@ impl Mm {
     pub fn switch_to(&self) {
         let cpu = percpu::cpu_id();
         self.cpumask[cpu / 64].fetch_or(1 << (cpu % 64), SeqCst);
+        // The model first: from the PIDR write on, the MMU may cache.
+        shadow::switch(cpu, Some(self.pid));
         arch::sync();
         // SAFETY: PIDR selects the quadrant-0 tree; kernel code and data live
         // in quadrant 3 (PID 0) and are unaffected.
@@ -133,4 +135,6 @@ pub fn switch_to_kernel_only() {
     // SAFETY: kernel code and data are in quadrant 3 (PID 0) and unaffected.
     unsafe { arch::mtspr::<{ arch::SPR_PIDR }>(0) };
     arch::isync();
+    // The model after: what the CPU cached of the old PID stays cached.
+    shadow::switch(percpu::cpu_id(), None);
 }

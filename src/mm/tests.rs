@@ -121,6 +121,9 @@ fn translation(_: usize) -> Outcome {
         space::switch_to_kernel_only();
         r
     });
+    // Tear the mm down (its PID flushed everywhere) before the frames go
+    // back: every CPU may still hold their translations.
+    mm.destroy();
     frames::free_phys(p64, 1);
     frames::free_phys(p2m, 32);
     frames::free_phys(own1g, 1);
@@ -163,6 +166,7 @@ fn rc_bits(_: usize) -> Outcome {
         space::slot_lookup(mm.root, TEST_VA + (1 << 21), radix::Level::Pte).map_err(|e| fail!("{e}"))?;
     let pte_r = radix::Pte::from_raw(pgtable::read(t_r, i_r));
     let pte_c = radix::Pte::from_raw(pgtable::read(t_c, i_c));
+    mm.destroy();
     frames::free_phys(pa, 1);
     // Either the MMU sets R (resp. C) itself, or it raises a DSI asking
     // software to (POWER9 and QEMU do the latter). Anything else is wrong.

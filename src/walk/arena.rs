@@ -302,43 +302,18 @@ impl Arena {
         Self::build("thp", mm, THP, THP_BASE, n, folios, alloc::vec![(pool, nfolios as u64 * frames_per)])
     }
 
-    /// A PUD arena: one slot, and one folio per whole 1 GB block of RAM; of
-    /// each block we own (and check) one frame, the rest is mapped but never
-    /// touched.
+    /// A PUD arena: one slot and one folio, a whole 1 GB block of free RAM
+    /// (1 GB aligned) that the arena owns while it exists; None if no such
+    /// block is free. (Mapping RAM the arena does not own would be a
+    /// use-after-free by construction: any free of memory in the block
+    /// while the mapping exists is unsafe, and the POWER9 model says so.)
     pub fn new_pud(mm: &'static Mm) -> Option<Arena> {
         let gb = PUD.huge.bytes();
-        let mut blocks = Vec::new();
-        for (start, end) in frames::ram_ranges() {
-            let mut block = start.next_multiple_of(gb);
-            while block + gb <= end {
-                blocks.push(block);
-                block += gb;
-            }
-        }
-        // The checked word sits at the same offset in every block, so any
-        // translation of that address — current or stale — lands on a word
-        // some PUD folio owns (and poisons when freed).
-        let mut off = gb - frames::FRAME;
-        let claimed = loop {
-            let got: Vec<u64> =
-                blocks.iter().filter_map(|&b| frames::claim_in(b + off, b + off + frames::FRAME)).collect();
-            if got.len() == blocks.len() {
-                break got;
-            }
-            for pa in got {
-                frames::free_phys(pa, 1);
-            }
-            if off < 64 * frames::FRAME {
-                return None;
-            }
-            off -= frames::FRAME;
-        };
-        if claimed.is_empty() {
-            return None;
-        }
-        let folios = blocks.iter().map(|&b| new_folio(b, alloc::vec![off])).collect();
-        let owned = claimed.iter().map(|&pa| (pa, 1)).collect();
-        Some(Self::build("pud", mm, PUD, PUD_BASE, 1, folios, owned))
+        let frames_per = gb / frames::FRAME;
+        let pa = frames::alloc_phys(frames_per, frames_per).ok()?;
+        let checked = (0..PUD.subs as u64).map(|s| s * PUD.sub.bytes()).collect();
+        let folios = alloc::vec![new_folio(pa, checked)];
+        Some(Self::build("pud", mm, PUD, PUD_BASE, 1, folios, alloc::vec![(pa, frames_per)]))
     }
 
     fn build(
@@ -447,20 +422,11 @@ impl Arena {
     }
 
     fn free_folio(&self, f: &Folio) {
+        crate::mm::shadow::check_free_page(f.pa, self.shape.huge.bytes());
         for &off in &f.checked {
-            crate::mm::shadow::check_free_page(f.pa + off, self.checked_bytes());
             write_data(f.pa + off, POISON_DATA);
         }
         f.freed_tb.store(time::now().max(1), Release);
-    }
-
-    /// Bytes of folio memory behind each checked word: the whole huge page
-    /// of a THP, the one claimed frame of a PUD block.
-    fn checked_bytes(&self) -> u64 {
-        match self.shape.level {
-            Level::Pud => frames::FRAME,
-            _ => self.shape.huge.bytes(),
-        }
     }
 
     /// The `walk.bug=free-pinned` control: unmapping poisons the folio's
@@ -512,7 +478,10 @@ impl Arena {
         // that maps it.
         crate::arch::lwsync();
         if super::changers::walk_bug() == crate::sys::config::WalkBug::TornWrite {
-            pgtable::write_torn(slot.table, slot.index, pte.raw(), time::us(20));
+            pgtable::write_torn(slot.table, slot.index, pte.raw(), || {
+                super::points::at(super::points::Point::TornHalf);
+                time::delay_tb(time::us(200));
+            });
         } else {
             pgtable::write(slot.table, slot.index, pte.raw());
         }

@@ -273,8 +273,9 @@ pub fn run(cfg: &Config) -> ! {
         crate::mm::tlb::mode_name(crate::mm::tlb::mode())
     );
     bench_line(&alloc::format!(
-        "\"kind\":\"meta\",\"cpus_online\":{online},\"thps\":{thps},\"quick\":{quick},\"flush\":\"{}\",\"tb_hz\":{}",
+        "\"kind\":\"meta\",\"cpus_online\":{online},\"thps\":{thps},\"quick\":{quick},\"flush\":\"{}\",\"model\":{},\"tb_hz\":{}",
         crate::mm::tlb::mode_name(crate::mm::tlb::mode()),
+        crate::mm::shadow::enabled(),
         arch::TB_HZ
     ));
     // Walker side: registration cost relative to no registration. Many

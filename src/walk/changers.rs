@@ -163,8 +163,8 @@ fn free_tagged(tagged: u64) {
     pgtable::free_table(tagged & !0xff, bytes);
 }
 
-/// How long a collapse copies (about a 2 MB memcpy on a POWER9).
-const COPY_TB: u64 = time::us(100);
+/// How long a collapse copies by default (about a 2 MB memcpy on a POWER9).
+pub const COPY_TB: u64 = time::us(100);
 
 /// How many times a changer retries a serialization that timed out before
 /// the run fails (each attempt waits `platform::SYNC_TIMEOUT_TB`).
@@ -174,6 +174,12 @@ impl<'a> Changer<'a> {
     /// A changer of `arena` under `strategy`.
     pub fn new(arena: &'a Arena, strategy: Strategy, stats: &'a Stats) -> Self {
         Changer { arena, strategy, stats, gap: false, copy_tb: COPY_TB, stamps: None }
+    }
+
+    /// With a collapse copy of `copy_tb`.
+    pub fn with_copy_time(mut self, copy_tb: u64) -> Self {
+        self.copy_tb = copy_tb;
+        self
     }
 
     /// With the lock-step harness's out-of-line call (see `gap`).
@@ -434,6 +440,7 @@ impl<'a> Changer<'a> {
             self.stats.collapse_aborts.fetch_add(1, Relaxed);
             return false;
         }
+        super::points::at(super::points::Point::CollapseIsolated);
         if let Some(f) = new_fi {
             a.copy_folio(old_fi, f, self.copy_tb);
         }
@@ -570,6 +577,7 @@ impl<'a> Changer<'a> {
         let saved: alloc::vec::Vec<u64> = (0..n).map(|i| pgtable::read(t, i)).collect();
         pgtable::poison_unchecked(t, self.arena.shape.table_bytes);
         arch::ptesync();
+        super::points::at(super::points::Point::PoisonedLinked);
         time::delay_tb(time::us(200));
         for (i, v) in saved.into_iter().enumerate() {
             pgtable::overwrite_unchecked(t, i, v);

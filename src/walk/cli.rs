@@ -7,7 +7,7 @@ use walkproto::Strategy;
 
 use super::run::{RunConfig, RunResult, Verdict};
 use super::walkers::Kind;
-use super::{detect, engine, race, report, REGISTRY};
+use super::{detect, engine, race, report};
 use crate::mm::tlb;
 use crate::sys::config::{Config, StressMix};
 use crate::sys::{exit, smp, time};
@@ -23,12 +23,13 @@ fn run_table(cfg: &Config) -> bool {
     check_cpus();
     let mut all_ok = true;
     println!(
-        "stress: {} cpus, flush={}, {} s per strategy, seed {}, weakmem={}",
+        "stress: {} cpus, flush={}, POWER9 model={}, {} s per strategy, seed {}, weakmem={}",
         smp::online_mask().count(),
         tlb::mode_name(tlb::mode()),
+        if crate::mm::shadow::enabled() { "on" } else { "off" },
         cfg.stress.duration_s,
         cfg.run.seed,
-        if REGISTRY.store_delay_emulation() { "emulate" } else { "off" }
+        if super::weak_memory() { "emulate" } else { "off" }
     );
     let mut rows: Vec<(Strategy, RunResult)> = Vec::new();
     for st in cfg.walk.strategies.iter() {
@@ -40,6 +41,9 @@ fn run_table(cfg: &Config) -> bool {
         rows.push((st, r));
     }
     report::summary_table(&rows);
+    if let Some(s) = crate::mm::shadow::stats() {
+        println!("POWER9 model: {s}");
+    }
     all_ok
 }
 

@@ -169,6 +169,11 @@ pub fn reset() {
 
 /// Records a violation (callable with EE=0, in real mode, in handlers).
 pub fn record(what: What, kind: &'static str, strategy: &'static str, va: u64, seen: u64, now: u64) {
+    record_for(percpu::cpu_id(), what, kind, strategy, va, seen, now)
+}
+
+/// Records a violation attributed to `cpu`.
+fn record_for(cpu: usize, what: What, kind: &'static str, strategy: &'static str, va: u64, seen: u64, now: u64) {
     let tb = time::now();
     let n = TOTAL.fetch_add(1, AcqRel);
     BY_WHAT[what as usize].fetch_add(1, Relaxed);
@@ -178,7 +183,7 @@ pub fn record(what: What, kind: &'static str, strategy: &'static str, va: u64, s
         let s = &RECORDS[n as usize];
         s.state.store(1, Relaxed);
         s.what.store(what as u32, Relaxed);
-        s.cpu.store(percpu::cpu_id() as u32, Relaxed);
+        s.cpu.store(cpu as u32, Relaxed);
         s.kind.store(kind.as_ptr() as usize, Relaxed);
         s.kind_len.store(kind.len(), Relaxed);
         s.strategy.store(strategy.as_ptr() as usize, Relaxed);
@@ -244,4 +249,44 @@ pub fn summary() -> alloc::string::String {
         }
     }
     s
+}
+
+/// The strategy of the run in progress, for records that do not come from a
+/// walker (the POWER9 model's).
+static RUN_STRATEGY: AtomicUsize = AtomicUsize::new(usize::MAX);
+/// Model reports printed in full during this run (the rest are counted).
+static PRINTED: AtomicU64 = AtomicU64::new(0);
+const PRINT_MODEL_REPORTS: u64 = 1;
+
+/// Sets the strategy that model violations are attributed to (None: no run).
+pub fn set_run_strategy(s: Option<walkproto::Strategy>) {
+    let i = s.and_then(|s| walkproto::Strategy::ALL.iter().position(|&x| x == s)).unwrap_or(usize::MAX);
+    RUN_STRATEGY.store(i, Relaxed);
+    PRINTED.store(0, Relaxed);
+}
+
+/// The POWER9 model's violation hook: a free that some CPU can still
+/// reach. Each item becomes a record of its kind (a TLB entry:
+/// `stale-tlb-at-free`; a walk-cache entry, a linked table or a root:
+/// `stale-pwc-at-free`), attributed to the CPU that holds it; the first
+/// few reports are printed whole (CPU, PID, VA, size, the flush that would
+/// have removed it, the last flush issued).
+pub fn unsafe_free(l: &tlbmodel::Leftovers) {
+    use tlbmodel::Cached;
+    let strategy =
+        walkproto::Strategy::ALL.get(RUN_STRATEGY.load(Relaxed)).map_or("-", |s| s.name());
+    if PRINTED.fetch_add(1, Relaxed) < PRINT_MODEL_REPORTS {
+        crate::println!("{l}");
+    }
+    let freed = match l.freed {
+        tlbmodel::Freed::Page { pa, .. } | tlbmodel::Freed::Table { pa, .. } => pa,
+    };
+    for item in &l.shown {
+        let (what, va) = match item.what {
+            Cached::Tlb(e) => (What::StaleTlbAtFree, e.ea),
+            Cached::Pwc { entry, .. } => (What::StalePwcAtFree, entry.ea),
+            Cached::Root { .. } => (What::StalePwcAtFree, 0),
+        };
+        record_for(item.cpu.unwrap_or(usize::MAX), what, "tlbmodel", strategy, va, freed, item.pid as u64);
+    }
 }

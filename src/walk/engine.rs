@@ -57,6 +57,7 @@ pub fn run(cfg: &RunConfig) -> RunResult {
         .filter(|k| *k != Kind::Hw || walkers_list.iter().any(|c| !foreign.contains(c)))
         .collect();
     detect::reset();
+    detect::set_run_strategy(Some(cfg.strategy));
     changers::set_walk_bug(cfg.bug);
     tlb::set_flush_bug(cfg.flush_bug);
     STOP.store(false, Release);
@@ -76,8 +77,6 @@ pub fn run(cfg: &RunConfig) -> RunResult {
     };
     smp::run_on(online, cfg.duration_tb.max(cfg.cap_tb) + time::secs(60), "stress", &job);
     let elapsed = time::now() - start;
-    changers::set_walk_bug(WalkBug::None);
-    tlb::set_flush_bug(FlushBug::None);
 
     let mut r = RunResult { expect_caught: cfg.expect_caught(), start_tb: start, ..Default::default() };
     for c in &counters {
@@ -105,16 +104,11 @@ pub fn run(cfg: &RunConfig) -> RunResult {
     r.sync_us = time::tb_to_us(stats.sync_tb.load(Relaxed));
     r.ipis = smp::IPIS_SENT.load(Relaxed) - ipis0;
     r.flushes = tlb::GLOBAL_FLUSHES.load(Relaxed) - flushes0;
-    r.violations = detect::total();
-    r.first_violation_us = match detect::first_tb() {
-        0 => None,
-        t => Some(time::tb_to_us(t.saturating_sub(start))),
-    };
     r.elapsed_us = time::tb_to_us(elapsed);
-    r.detail = detect::summary();
-    r.cap_reached = CAPPED.load(Relaxed) && !(cfg.expect_caught() && r.violations > 0);
 
-    // Everything has stopped walking: drain rcu, tear down, free.
+    // Everything has stopped walking: drain rcu, tear down, free. The
+    // teardown's frees are checked by the model like any other, so the
+    // violations are counted after it.
     let drain = Changer::new(&arenas[0], cfg.strategy, &stats);
     if cfg.strategy == Strategy::Rcu {
         let d = time::Deadline::after(time::secs(10));
@@ -126,6 +120,16 @@ pub fn run(cfg: &RunConfig) -> RunResult {
         a.teardown();
     }
     mm.destroy();
+    changers::set_walk_bug(WalkBug::None);
+    tlb::set_flush_bug(FlushBug::None);
+    detect::set_run_strategy(None);
+    r.violations = detect::total();
+    r.first_violation_us = match detect::first_tb() {
+        0 => None,
+        t => Some(time::tb_to_us(t.saturating_sub(start))),
+    };
+    r.detail = detect::summary();
+    r.cap_reached = CAPPED.load(Relaxed) && !(cfg.expect_caught() && r.violations > 0);
     r
 }
 
@@ -205,7 +209,7 @@ fn changer_loop(cfg: &RunConfig, arenas: &[Arena], bars: &Bars, cpu: usize, beat
         }
         // Mostly the THP arena; the PUD arena's single slot now and then.
         let a = if arenas.len() > 1 && rng.below(8) == 0 { &arenas[1] } else { &arenas[0] };
-        let ch = Changer::new(a, cfg.strategy, stats);
+        let ch = Changer::new(a, cfg.strategy, stats).with_copy_time(cfg.copy_tb);
         let slot = rng.below(a.slots.len());
         ch.step(slot, rng.next(), cfg.churn_only);
         watchdog::progress();

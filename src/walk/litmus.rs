@@ -167,10 +167,14 @@ pub fn run_registry_sb(other: usize, iters: usize, strategy: walkproto::Strategy
             if side == 1 {
                 let g = reg.begin_walk(strategy, mm, cpu);
                 core::hint::black_box(super::walkers::timing_gap)();
+                g.load_point();
                 let old = pmd[i].load(Relaxed);
                 // Stay registered (the walk goes on) for a while; record when
                 // the walk ended so a late changer is not counted.
-                time::delay_tb(time::ns(3000));
+                let t = time::now();
+                while time::now() - t < time::ns(3000) {
+                    g.load_point();
+                }
                 let end = time::now();
                 drop(g);
                 r1[i].store(if old == 1 { end } else { 0 }, Relaxed);

@@ -16,11 +16,13 @@
 pub mod arena;
 pub mod bench;
 pub mod changers;
+pub mod choreo;
 pub mod cli;
 pub mod detect;
 pub mod engine;
 pub mod litmus;
 pub mod platform;
+pub mod points;
 pub mod race;
 pub mod report;
 pub mod rng;
@@ -28,14 +30,38 @@ pub mod run;
 pub mod tests;
 pub mod walkers;
 
-use walkproto::Registry;
+use walkproto::{Registry, WeakMemory};
 
 use crate::sys::config::Walk;
 
 /// The walker registry shared by every walker and changer.
 pub static REGISTRY: Registry = Registry::new();
 
-/// Takes the boot configuration's walker settings (`walk.weakmem`).
-pub fn configure(cfg: &Walk) {
-    REGISTRY.set_store_delay_emulation(cfg.weakmem);
+/// Takes the boot configuration's walker settings (`walk.weakmem`), and
+/// makes the detector the POWER9 model's judge of unsafe frees.
+pub fn configure(cfg: &Walk, seed: u64) {
+    set_weak_memory(cfg.weakmem, seed);
+    crate::mm::shadow::set_violation_hook(detect::unsafe_free);
+}
+
+/// The longest a walker's registration store stays buffered under the
+/// Power store-buffer emulation, unless a store point forces it out. The
+/// Power model bounds nothing; this bound is a fraction of a microsecond on
+/// hardware, scaled to QEMU's time, where one `tlbie` takes ~100 us: about
+/// the changer's path from its count read to the free.
+pub const WEAKMEM_MAX_DELAY_TB: u64 = crate::sys::time::us(200);
+
+/// Turns the Power store-buffer emulation of walker registration stores on
+/// or off (`walk.weakmem=emulate`).
+pub fn set_weak_memory(on: bool, seed: u64) {
+    REGISTRY.set_weak_memory(on.then_some(WeakMemory {
+        max_delay_ticks: WEAKMEM_MAX_DELAY_TB,
+        clock: crate::arch::mftb,
+        seed,
+    }));
+}
+
+/// Whether the store-buffer emulation is on.
+pub fn weak_memory() -> bool {
+    REGISTRY.weak_memory().is_some()
 }

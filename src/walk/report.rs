@@ -17,8 +17,8 @@ pub fn line(cfg: &RunConfig, r: &RunResult) -> String {
     let _ = write!(
         s,
         "stress strategy={} verdict={} violations={} walks={} huge={} split={} bail={} retry={} hwfault={} \
-         splits={} collapses={} zaps={} populates={} churns={} serializes={} skipped={} ipis={} flushes={} \
-         sync_ms={} sync_timeouts={} secs={}.{:01} kinds={} foreign={} ee_window={} bug={} flush_bug={} mix={} flush={} cpus={}",
+         splits={} collapses={} collapse_aborts={} zaps={} populates={} churns={} serializes={} skipped={} ipis={} flushes={} \
+         sync_ms={} sync_timeouts={} secs={}.{:01} kinds={} foreign={} ee_window={} bug={} flush_bug={} mix={} flush={} model={} cpus={}",
         cfg.strategy.name(),
         r.verdict(),
         r.violations,
@@ -30,6 +30,7 @@ pub fn line(cfg: &RunConfig, r: &RunResult) -> String {
         r.hw_faults,
         r.splits,
         r.collapses,
+        r.collapse_aborts,
         r.zaps,
         r.populates,
         r.churns,
@@ -48,6 +49,7 @@ pub fn line(cfg: &RunConfig, r: &RunResult) -> String {
         cfg.flush_bug.name(),
         if cfg.churn_only { "churn" } else { "all" },
         tlb::mode_name(tlb::mode()),
+        if crate::mm::shadow::enabled() { "on" } else { "off" },
         smp::online_mask().count().min(cfg.max_cpus)
     );
     if let Some(us) = r.first_violation_us {

@@ -83,6 +83,9 @@ pub struct RunConfig {
     pub foreign: usize,
     /// Re-enable EE inside each walk (a trap, not a fix).
     pub ee_window: bool,
+    /// How long a collapse copies its folio (the window of the
+    /// gup-versus-collapse race).
+    pub copy_tb: u64,
     /// A deliberate changer/walker bug (a detector control).
     pub bug: WalkBug,
     /// A deliberate flush bug (a POWER9-model control).
@@ -121,6 +124,7 @@ impl RunConfig {
             seed: 1,
             foreign: 0,
             ee_window: false,
+            copy_tb: super::changers::COPY_TB,
             bug: WalkBug::None,
             flush_bug: FlushBug::None,
             changers: 1,

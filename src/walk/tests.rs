@@ -26,7 +26,6 @@ use super::{engine, report, REGISTRY};
 use crate::ktest::{Fail, Outcome, Scope, Test};
 use crate::mm::space::{self, Mm};
 use crate::mm::tlb;
-use crate::sys::config::WalkBug;
 use crate::sys::{percpu, realmode, smp, time};
 use crate::{arch, ensure, fail};
 
@@ -37,6 +36,12 @@ pub static TESTS: &[Test] = &[
         scope: Scope::Boot,
         timeout_ms: 300_000,
         run: correct_all_kinds,
+    },
+    Test {
+        name: "walk_correct_strategies_weakmem",
+        scope: Scope::Boot,
+        timeout_ms: 300_000,
+        run: correct_weakmem,
     },
     Test {
         name: "walk_correct_strategies_lockstep",
@@ -55,6 +60,7 @@ pub static TESTS: &[Test] = &[
     },
     Test { name: "detector_controls_caught", scope: Scope::Boot, timeout_ms: 300_000, run: detector_controls },
     Test { name: "litmus_sb_calibration", scope: Scope::Boot, timeout_ms: 180_000, run: sb_calibration },
+    Test { name: "tlbmodel_flush_controls_caught", scope: Scope::Boot, timeout_ms: 60_000, run: model_controls },
 ];
 
 /// Cap of a must-be-caught run: caught well before, or the control failed.
@@ -74,8 +80,13 @@ const TRAP_CPUS: usize = 4;
 /// count-wait's changer starves (it needs an instant with no walker on any
 /// CPU, and a descheduled vCPU can sit inside a walk for milliseconds).
 const CLEAN_CPUS: usize = 8;
-/// Walk delay for must-be-caught runs: a wider window, found sooner.
-const CATCH_DELAY_TB: u64 = time::ns(20_000);
+/// Walk delay for must-be-caught runs: a wider window, found sooner. (The
+/// changer's path from an IPI acknowledgement to the free includes a walk-
+/// cache flush and the POWER9 model's checks; the walker must still be
+/// reading when the free lands.)
+const CATCH_DELAY_TB: u64 = time::us(100);
+/// Walk delay of the strategy controls (see `controls_caught`).
+const CONTROL_WINDOW_TB: u64 = time::ms(1);
 /// Overlaps every correct strategy × walker kind must survive in lock-step.
 const LOCKSTEP_OVERLAPS: u64 = 40;
 /// Cap of one lock-step pairing.
@@ -337,6 +348,28 @@ fn correct_all_kinds(_: usize) -> Outcome {
     Ok(())
 }
 
+/// Every correct strategy under the Power store-buffer emulation: each
+/// walker's registration store sits in its emulated store buffer until the
+/// Power model forces it out (`sync`, an lwsync-ordered later store, its
+/// deadline). The same emulation catches `count-lwsync` and
+/// `count-nobarrier` (walk_controls_caught); that these stay clean is
+/// because their `sync` drains the buffer before the first table read.
+fn correct_weakmem(_: usize) -> Outcome {
+    two_cpus()?;
+    super::set_weak_memory(true, 1);
+    let mut res = Ok(());
+    for st in Strategy::CORRECT {
+        let mut rc = clean(RunConfig::new(st));
+        rc.max_cpus = CLEAN_CPUS;
+        if let Err(e) = check_run(&rc, &format!("{} under store-buffer emulation", st.name())) {
+            res = Err(e);
+            break;
+        }
+    }
+    super::set_weak_memory(false, 1);
+    res
+}
+
 fn lockstep_line(st: Strategy, kind: Kind, r: &RaceResult) -> String {
     let mut s = format!("{}/{}={}/{}", st.name(), kind.name(), r.overlaps, r.iterations);
     if st.counter_barrier().is_some() {
@@ -401,6 +434,12 @@ fn controls_caught(_: usize) -> Outcome {
     let mut summary = String::new();
     for st in Strategy::NEGATIVE {
         let mut rc = must_catch(RunConfig::new(st), None);
+        // Page-table churn: many serializations per second, each followed
+        // by a free a walker can be caught reading. The walker's window
+        // must outlast the changer's path from its count read to the free
+        // (a walk-cache flush and the POWER9 model's checks, slow on QEMU).
+        rc.churn_only = true;
+        rc.delay_tb = CONTROL_WINDOW_TB;
         let counter_control = st.counter_barrier().is_some();
         if counter_control {
             // First the bare hardware race, lock-step at the SB window (QEMU
@@ -425,11 +464,10 @@ fn controls_caught(_: usize) -> Outcome {
                 hw.overlaps
             );
             // ...then with Power's store buffering emulated.
-            rc.churn_only = true;
-            REGISTRY.set_store_delay_emulation(true);
+            super::set_weak_memory(true, 1);
         }
         let r = engine::run(&rc);
-        REGISTRY.set_store_delay_emulation(false);
+        super::set_weak_memory(false, 1);
         report::print(&rc, &r);
         let _ = write!(
             summary,
@@ -501,126 +539,25 @@ fn flush_ipi_serializes(_: usize) -> Outcome {
     Ok(())
 }
 
-/// One detector control: its run, the kind it must trip, and what else the
-/// run needs.
-struct Control {
-    what: What,
-    name: &'static str,
-    kinds: &'static [Kind],
-    strategy: Strategy,
-    bug: WalkBug,
-    churn_only: bool,
-    /// The walk's delay, if the control needs a wider window than the
-    /// default catch delay.
-    delay_tb: u64,
-}
-
-const DETECTOR_CONTROLS: &[Control] = &[
-    Control {
-        what: What::PoisonedTable,
-        name: "no serialization (none), page-table churn",
-        kinds: &[Kind::FindPte],
-        strategy: Strategy::None,
-        bug: WalkBug::None,
-        churn_only: true,
-        delay_tb: CATCH_DELAY_TB,
-    },
-    Control {
-        what: What::SplitUnderWalker,
-        name: "no serialization (none), THP life cycle",
-        kinds: &[Kind::FindPte],
-        strategy: Strategy::None,
-        bug: WalkBug::None,
-        churn_only: false,
-        delay_tb: CATCH_DELAY_TB,
-    },
-    Control {
-        what: What::TornEntry,
-        name: "walk.bug=torn-write",
-        kinds: &[Kind::FindPte, Kind::Gup],
-        strategy: Strategy::Ipi,
-        bug: WalkBug::TornWrite,
-        churn_only: false,
-        delay_tb: CATCH_DELAY_TB,
-    },
-    Control {
-        what: What::RefOnFreedPage,
-        name: "gup without add_unless(0) (gup-noref), none",
-        kinds: &[Kind::GupNoRef],
-        strategy: Strategy::None,
-        bug: WalkBug::None,
-        churn_only: false,
-        delay_tb: CATCH_DELAY_TB,
-    },
-    Control {
-        what: What::FreedPageData,
-        name: "walk.bug=free-pinned, none",
-        kinds: &[Kind::Gup],
-        strategy: Strategy::None,
-        bug: WalkBug::FreePinned,
-        churn_only: false,
-        delay_tb: CATCH_DELAY_TB,
-    },
-    Control {
-        what: What::StaleTlbAccess,
-        name: "walk.bug=noflush",
-        kinds: &[Kind::Hw],
-        strategy: Strategy::Ipi,
-        bug: WalkBug::NoFlush,
-        churn_only: false,
-        delay_tb: CATCH_DELAY_TB,
-    },
-    Control {
-        what: What::FaultOnMapped,
-        name: "walk.bug=poison-linked",
-        kinds: &[Kind::Hw],
-        strategy: Strategy::Ipi,
-        bug: WalkBug::PoisonLinked,
-        churn_only: false,
-        delay_tb: CATCH_DELAY_TB,
-    },
-    Control {
-        what: What::PinDuringCollapse,
-        name: "walk.bug=no-pmd-recheck",
-        kinds: &[Kind::Gup],
-        strategy: Strategy::Ipi,
-        bug: WalkBug::NoPmdRecheck,
-        churn_only: false,
-        // gup must read the PMD before the collapse clears it and the leaf
-        // after the collapse's flush: a window longer than a flush on QEMU.
-        delay_tb: time::us(600),
-    },
-];
-
 fn detector_controls(_: usize) -> Outcome {
     two_cpus()?;
+    // A walker stopped at a race point holds EE=0: flush by tlbie, not IPIs.
     let _mode = tlb::ModeGuard::set(tlb::Mode::Tlbie);
     let mut summary = String::new();
-    for c in DETECTOR_CONTROLS {
-        let mut rc = RunConfig::new(c.strategy);
-        rc.kinds = c.kinds.to_vec();
-        rc.bug = c.bug;
-        rc.churn_only = c.churn_only;
-        rc.expect = Some(true);
-        let mut rc = must_catch(rc, Some(c.what));
-        rc.delay_tb = c.delay_tb;
-        let r = engine::run(&rc);
-        report::print(&rc, &r);
-        let n = detect::count(c.what);
-        let first = match detect::first_tb_of(c.what) {
-            0 => None,
-            t => Some(time::tb_to_us(t.saturating_sub(r.start_tb))),
-        };
-        let _ = write!(summary, "\n    {:<20} {}", c.what.name(), caught_line(c.name, first));
+    for s in super::choreo::SCRIPTS {
+        let (n, all) = super::choreo::play(s);
+        let _ = write!(summary, "\n    {:<20} {n} ({all} in all): {}", s.what.name(), s.name);
         ensure!(
             n > 0,
-            "detector kind {} was not tripped by its control ({}) within {} s (violations seen: {})",
-            c.what.name(),
-            c.name,
-            time::tb_to_ms(CATCH_TB) / 1000,
+            "detector kind {} was not tripped by its scripted control ({}); violations seen: {}",
+            s.what.name(),
+            s.name,
             detect::summary()
         );
     }
+    // The same collapse interleaving with gup's PMD re-check: no pin.
+    let (n, _) = super::choreo::play_pin_with_recheck();
+    ensure!(n == 0, "gup with the PMD re-check still pinned a folio under collapse ({n} times)");
     // The real gup never takes a reference on a freed folio, even under a
     // changer that waits for nobody (other violations are expected there).
     let mut rc = RunConfig::new(Strategy::None);
@@ -632,7 +569,7 @@ fn detector_controls(_: usize) -> Outcome {
     let good = detect::count(What::RefOnFreedPage);
     ensure!(good == 0, "gup with add_unless(0) took {good} references on freed pages");
     ensure!(r.kind_walks[Kind::Gup.index()] >= CLEAN_WALKS, "host too slow: the clean gup run walked too little");
-    println!("  detector controls, each caught by its kind:{summary}");
+    println!("  detector kinds, each tripped by its scripted control:{summary}");
     Ok(())
 }
 
@@ -664,5 +601,117 @@ fn sb_calibration(_: usize) -> Outcome {
         }
     }
     println!("  SB litmus, {iters} trials each (both loads old): {line}");
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// The POWER9 TLB / walk-cache model's controls: each flush bug must be caught
+// at the first free it makes unsafe, deterministically (the model says what
+// a POWER9 *may* hold, whatever QEMU flushed), and the same steps without
+// the bug must free cleanly.
+
+/// What a flush-bug scenario does to its slot.
+#[derive(Clone, Copy)]
+enum Steps {
+    /// Split a huge leaf, then zap the split slot (frees the folio and the
+    /// page-table page).
+    SplitThenZap,
+    /// Zap a huge leaf (frees the folio).
+    ZapHuge,
+    /// Link an empty page-table page and free it again.
+    Churn,
+}
+
+fn run_steps(arena: &super::arena::Arena, ch: &super::changers::Changer, steps: Steps) {
+    let slot = &arena.slots[0];
+    let _g = slot.lock.lock();
+    match steps {
+        Steps::SplitThenZap => {
+            ch.split(slot);
+            ch.zap(slot);
+        }
+        Steps::ZapHuge => ch.zap(slot),
+        Steps::Churn => {
+            ch.zap(slot);
+            ch.link_empty_table(slot);
+            ch.free_empty_table(slot);
+        }
+    }
+}
+
+/// One scenario on a fresh mm that this CPU runs (the model is conservative:
+/// a CPU running the PID may have cached everything it can reach). Returns
+/// (violations of `what`, all violations, µs from the first step to the
+/// first violation of `what`).
+fn flush_scenario(
+    bug: crate::sys::config::FlushBug,
+    steps: Steps,
+    what: What,
+) -> (u64, u64, Option<u64>) {
+    use super::changers::{Changer, Stats};
+    let mm = Mm::new();
+    let arena = super::arena::Arena::new_thp(mm, 1);
+    let stats = Stats::new();
+    let ch = Changer::new(&arena, Strategy::Ipi, &stats);
+    mm.switch_to();
+    detect::reset();
+    detect::set_run_strategy(Some(Strategy::Ipi));
+    tlb::set_flush_bug(bug);
+    let start = time::now();
+    run_steps(&arena, &ch, steps);
+    tlb::set_flush_bug(crate::sys::config::FlushBug::None);
+    let first = match detect::first_tb_of(what) {
+        0 => None,
+        t => Some(time::tb_to_us(t.saturating_sub(start))),
+    };
+    let (n, total) = (detect::count(what), detect::total());
+    space::switch_to_kernel_only();
+    arena.teardown();
+    mm.destroy();
+    detect::set_run_strategy(None);
+    (n, total, first)
+}
+
+fn model_controls(_: usize) -> Outcome {
+    use crate::sys::config::FlushBug;
+    if !crate::mm::shadow::enabled() {
+        return Err(fail!("the POWER9 model is off (mmu.model=off): its controls cannot run"));
+    }
+    let cases: [(FlushBug, Steps, What); 6] = [
+        (FlushBug::SplitHuge, Steps::SplitThenZap, What::StaleTlbAtFree),
+        (FlushBug::NoPwc, Steps::Churn, What::StalePwcAtFree),
+        (FlushBug::VaForDir, Steps::Churn, What::StalePwcAtFree),
+        (FlushBug::WrongAp, Steps::ZapHuge, What::StaleTlbAtFree),
+        (FlushBug::WrongPid, Steps::ZapHuge, What::StaleTlbAtFree),
+        (FlushBug::FreeBeforeFlush, Steps::Churn, What::StalePwcAtFree),
+    ];
+    let mut line = String::new();
+    for mode in [tlb::Mode::Tlbie, tlb::Mode::Ipi] {
+        let _mode = tlb::ModeGuard::set(mode);
+        for (bug, steps, what) in cases {
+            let (clean_n, clean_total, _) = flush_scenario(FlushBug::None, steps, what);
+            ensure!(
+                clean_total == 0,
+                "the correct steps of the {} scenario ({} flushes) freed unsafely {clean_total} times ({}; {clean_n} {})",
+                bug.name(),
+                tlb::mode_name(mode),
+                detect::summary(),
+                what.name()
+            );
+            let (n, _, first) = flush_scenario(bug, steps, what);
+            ensure!(
+                n > 0,
+                "mmu.flush_bug={} ({} flushes) was not caught as {} (seen: {})",
+                bug.name(),
+                tlb::mode_name(mode),
+                what.name(),
+                detect::summary()
+            );
+            let us = first.unwrap_or(u64::MAX);
+            ensure!(us < 1_000_000, "mmu.flush_bug={} caught only after {us} us (must be < 1 s)", bug.name());
+            let _ = write!(line, "\n    {:<8} {:<18} {:<18} caught after {us} us", tlb::mode_name(mode), bug.name(), what.name());
+        }
+    }
+    println!("  POWER9 model flush controls, each caught at its first unsafe free:{line}");
     Ok(())
 }

@@ -27,6 +27,7 @@ use walkproto::Strategy;
 
 use super::arena::{self, Arena, Mapping, RefTaker};
 use super::changers;
+use super::points::{self, Point};
 use super::race::WalkStamps;
 use super::detect::{self, What};
 use super::REGISTRY;
@@ -105,10 +106,40 @@ fn rd(table: u64, idx: usize, real: bool) -> u64 {
     u64::from_be(v)
 }
 
-fn delay(tb: u64) {
-    if tb > 0 {
-        time::delay_tb(tb);
+/// The walker's registration, for its emulated store buffer: every table
+/// read is a load point, every store of the walk *algorithm* a store point
+/// (taking and dropping the page reference), and the delays poll the
+/// buffer's deadlines. The testbed's own bookkeeping inside the walk (the
+/// statistics counters, violation records) is instrumentation, not part of
+/// the walker being modelled, and is not treated as a store: a walker such
+/// as gup_fast's inner loop makes no store between its registration and
+/// its table reads.
+type Guard<'a> = walkproto::WalkGuard<'a>;
+
+/// A table read of the registered walk.
+#[inline(always)]
+fn read(g: &Guard, table: u64, idx: usize, real: bool) -> u64 {
+    g.load_point();
+    rd(table, idx, real)
+}
+
+/// Waits `tb` inside the registered walk.
+fn pause(g: &Guard, tb: u64) {
+    if tb == 0 {
+        return;
     }
+    let start = time::now();
+    while time::now().wrapping_sub(start) < tb {
+        g.load_point();
+        core::hint::spin_loop();
+    }
+}
+
+/// A statistics counter bump inside the registered walk (instrumentation:
+/// not a store point, see [`Guard`]).
+#[inline(always)]
+fn bump(_g: &Guard, c: &AtomicU64) {
+    c.fetch_add(1, Relaxed);
 }
 
 impl Walk<'_> {
@@ -116,7 +147,7 @@ impl Walk<'_> {
         self.arena.slots[self.slot].va + self.sub as u64 * self.arena.shape.sub.bytes()
     }
 
-    fn violation(&self, what: What, seen: u64, now: u64) {
+    fn violation(&self, _g: &Guard, what: What, seen: u64, now: u64) {
         detect::record(what, self.kind.name(), self.strategy.name(), self.va(), seen, now);
     }
 
@@ -132,14 +163,14 @@ impl Walk<'_> {
         if self.gap {
             core::hint::black_box(timing_gap)();
         }
-        self.walk_registered(real);
+        self.walk_registered(&guard, real);
         drop(guard);
         if let Some(s) = self.stamps {
             s.exit.store(time::now(), Release);
         }
     }
 
-    fn walk_registered(&self, real: bool) {
+    fn walk_registered(&self, g: &Guard, real: bool) {
         let a = self.arena;
         let slot = &a.slots[self.slot];
         let va = self.va();
@@ -148,12 +179,12 @@ impl Walk<'_> {
         let mut table = a.mm.root;
         let mut level = radix::Level::Pgd;
         while level != a.shape.level {
-            let e = rd(table, pgtable::GEOM.index(level, va), real);
+            let e = read(g, table, pgtable::GEOM.index(level, va), real);
             match EntryView::of(e) {
                 EntryView::Table(pde) => table = pde.next_table_pa(),
                 _ => {
                     let what = if e == pgtable::POISON { What::PoisonedTable } else { What::TornEntry };
-                    self.violation(what, e, e);
+                    self.violation(g, what, e, e);
                     return;
                 }
             }
@@ -161,69 +192,72 @@ impl Walk<'_> {
         }
         debug_assert_eq!(table, slot.table);
         let pmd = (table, slot.index);
-        let e1 = rd(pmd.0, pmd.1, real);
+        let e1 = read(g, pmd.0, pmd.1, real);
         if e1 == pgtable::POISON {
-            self.violation(What::PoisonedTable, e1, e1);
+            self.violation(g, What::PoisonedTable, e1, e1);
             return;
         }
+        points::at(Point::WalkerAfterPmd);
         match EntryView::of(e1) {
             EntryView::Leaf(pte) => {
-                self.counters.huge_hits.fetch_add(1, Relaxed);
-                self.window();
+                bump(g, &self.counters.huge_hits);
+                self.window(g);
+                points::at(Point::WalkerAfterLeaf);
                 let off = a.folio_of(pte.pa()).map(|f| a.folios[f].first_checked());
-                self.finish(real, Found { pmd, pmd_entry: e1, ptr: pmd, entry: e1, leaf_pa: pte.pa(), checked: off, huge: true });
+                self.finish(g, real, Found { pmd, pmd_entry: e1, ptr: pmd, entry: e1, leaf_pa: pte.pa(), checked: off, huge: true });
             }
             EntryView::Table(pde) => {
-                self.counters.split_hits.fetch_add(1, Relaxed);
+                bump(g, &self.counters.split_hits);
                 // The window: the changer may unlink and free this table now.
-                self.window();
+                self.window(g);
                 let t2 = pde.next_table_pa();
-                let s1 = rd(t2, self.sub, real);
+                let s1 = read(g, t2, self.sub, real);
                 if s1 == pgtable::POISON {
-                    self.violation(What::PoisonedTable, e1, s1);
+                    self.violation(g, What::PoisonedTable, e1, s1);
                     return;
                 }
                 match EntryView::of(s1) {
                     EntryView::Leaf(pte) => {
+                        points::at(Point::WalkerAfterLeaf);
                         let folio = a.folio_of(pte.pa());
                         let off = folio.and_then(|f| a.folios[f].checked_in_sub(&a.shape, self.sub));
                         let ptr = (t2, self.sub);
-                        self.finish(real, Found { pmd, pmd_entry: e1, ptr, entry: s1, leaf_pa: pte.pa(), checked: off, huge: false });
+                        self.finish(g, real, Found { pmd, pmd_entry: e1, ptr, entry: s1, leaf_pa: pte.pa(), checked: off, huge: false });
                     }
                     _ => {
-                        self.counters.bails.fetch_add(1, Relaxed);
+                        bump(g, &self.counters.bails);
                     }
                 }
             }
             _ => {
                 // Empty or invalidated (pmdp_invalidate): the slow path's job.
-                self.counters.bails.fetch_add(1, Relaxed);
+                bump(g, &self.counters.bails);
             }
         }
     }
 
     /// The race window, optionally with EE=1 (the "EE enabled mid-walk" trap).
-    fn window(&self) {
+    fn window(&self, g: &Guard) {
         let half = self.delay_tb / 2;
         if self.ee_window {
             arch::irq_restore(true);
-            delay(half.max(time::ns(2000)));
+            pause(g, half.max(time::ns(2000)));
             arch::irq_save();
         } else {
-            delay(half);
+            pause(g, half);
         }
     }
 
     /// Step 4 for a leaf found by the walk.
-    fn finish(&self, real: bool, f: Found) {
+    fn finish(&self, g: &Guard, real: bool, f: Found) {
         let a = self.arena;
         let Some(fi) = a.folio_of(f.leaf_pa) else {
-            self.violation(What::TornEntry, f.entry, f.entry);
+            self.violation(g, What::TornEntry, f.entry, f.entry);
             return;
         };
         match self.kind {
-            Kind::Gup | Kind::GupNoRef => self.gup(real, &f, fi),
-            _ => self.use_pointer(real, f.ptr, f.entry, f.huge),
+            Kind::Gup | Kind::GupNoRef => self.gup(g, real, &f, fi),
+            _ => self.use_pointer(g, real, f.ptr, f.entry, f.huge),
         }
     }
 
@@ -233,60 +267,68 @@ impl Walk<'_> {
     /// second half-delay) and check that its data is still the folio's. The
     /// race window is before the reference: between the walk's read of the
     /// PMD and of the leaf (`window`).
-    fn gup(&self, real: bool, f: &Found, fi: usize) {
+    fn gup(&self, g: &Guard, real: bool, f: &Found, fi: usize) {
         let a = self.arena;
         let folio = &a.folios[fi];
         let who = RefTaker { kind: self.kind.name(), strategy: self.strategy.name(), va: self.va(), entry: f.entry };
+        // Taking the reference is a store (stdcx.): it publishes what an
+        // lwsync ordered before it.
+        g.store_point();
         if self.kind == Kind::GupNoRef {
             // Control: a plain increment, even of a free folio (the folio
             // records the violation).
             folio.get_noref(who);
         } else if !folio.try_get(who) {
-            self.counters.retries.fetch_add(1, Relaxed);
+            bump(g, &self.counters.retries);
             return;
         }
-        let pmd_again = rd(f.pmd.0, f.pmd.1, real);
-        let pte_again = if f.huge { pmd_again } else { rd(f.ptr.0, f.ptr.1, real) };
+        let pmd_again = read(g, f.pmd.0, f.pmd.1, real);
+        let pte_again = if f.huge { pmd_again } else { read(g, f.ptr.0, f.ptr.1, real) };
         if pmd_again == pgtable::POISON || pte_again == pgtable::POISON {
-            self.violation(What::PoisonedTable, f.entry, if pmd_again == pgtable::POISON { pmd_again } else { pte_again });
+            self.violation(g, What::PoisonedTable, f.entry, if pmd_again == pgtable::POISON { pmd_again } else { pte_again });
+            g.store_point();
             a.put_folio(fi);
             return;
         }
         let pmd_changed = pmd_again != f.pmd_entry && changers::walk_bug() != WalkBug::NoPmdRecheck;
         if self.kind != Kind::GupNoRef && (pmd_changed || pte_again != f.entry) {
+            g.store_point();
             a.put_folio(fi);
-            self.counters.retries.fetch_add(1, Relaxed);
+            bump(g, &self.counters.retries);
             return;
         }
         if self.kind != Kind::GupNoRef && folio.collapsing() {
             // Both re-checks passed, yet a collapse had already isolated
             // the folio (it found no pin) and is copying it away: this pin
             // would outlive the mapping (the race 70cbc3cc78a9 closed).
-            self.violation(What::PinDuringCollapse, f.entry, pmd_again);
+            self.violation(g, What::PinDuringCollapse, f.entry, pmd_again);
         }
         // The caller uses the page it pinned (I/O, a copy): for as long as
         // the pin lasts, the folio must stay what it was.
-        delay(self.delay_tb / 2);
+        points::at(Point::GupPinned);
+        pause(g, self.delay_tb / 2);
         if let Some(off) = f.checked {
+            g.load_point();
             let v = arena::read_data(folio.pa + off, real);
             let ok = matches!(arena::decode_data(v), Some((idx, gen)) if idx == fi && gen == folio.gen.load(Relaxed) & 0xff_ffff);
             if !ok {
-                self.violation(What::FreedPageData, f.entry, v);
+                self.violation(g, What::FreedPageData, f.entry, v);
             }
         }
         // put_page (for the control too: if a zap dropped the mapping's
         // reference meanwhile, ours is the last and frees the folio).
+        g.store_point();
         a.put_folio(fi);
     }
 
     /// find_pte: keep the pointer, wait, use it.
-    fn use_pointer(&self, real: bool, ptr: (u64, usize), e: u64, huge: bool) {
-        delay(self.delay_tb / 2);
-        let now = rd(ptr.0, ptr.1, real);
+    fn use_pointer(&self, g: &Guard, real: bool, ptr: (u64, usize), e: u64, huge: bool) {
+        pause(g, self.delay_tb / 2);
+        let now = read(g, ptr.0, ptr.1, real);
         if now == pgtable::POISON {
-            self.violation(What::PoisonedTable, e, now);
+            self.violation(g, What::PoisonedTable, e, now);
         } else if huge && matches!(EntryView::of(now), EntryView::Table(_)) {
-            self.violation(What::SplitUnderWalker, e, now);
+            self.violation(g, What::SplitUnderWalker, e, now);
         }
     }
 }
@@ -364,12 +406,8 @@ fn hw_walk(w: &Walk) {
     w.counters.walks.fetch_add(1, Relaxed);
     let a = w.arena;
     let slot = &a.slots[w.slot];
-    // A word we own in every folio: each 64 KB sub-page of a THP, the one
-    // claimed frame (same offset in every block) of a PUD folio.
-    let off = match a.shape.level {
-        radix::Level::Pud => a.folios[0].first_checked(),
-        _ => w.sub as u64 * a.shape.sub.bytes(),
-    };
+    // The checked word at the start of each sub-page.
+    let off = w.sub as u64 * a.shape.sub.bytes();
     let va = slot.va + off;
     let s0 = slot.seq();
     let r = probe::load(va);
