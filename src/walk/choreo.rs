@@ -31,8 +31,21 @@ pub struct Script {
     kind: Kind,
     /// The slot's state before the race.
     start: Start,
-    /// The two sides.
-    play: fn(&Play),
+    /// How the two sides interleave.
+    plan: Plan,
+}
+
+/// How a script's two sides interleave.
+#[derive(Clone, Copy)]
+enum Plan {
+    /// The walker walks and stops at the point; meanwhile the changer does
+    /// its operation to the slot; then the walker goes on.
+    StopWalker(Point, fn(&Changer, &Slot)),
+    /// The changer starts its operation and stops at the point; meanwhile
+    /// the walker walks `sub`; then the changer goes on.
+    StopChanger(Point, fn(&Changer, &Slot), usize),
+    /// A sequence of its own (armed point, if any, and both sides).
+    Custom(Option<Point>, fn(&Play)),
 }
 
 /// The slot's state before the race.
@@ -78,7 +91,7 @@ impl Play<'_> {
     }
 
     /// The changer does `f` to the slot under its lock.
-    fn change(&self, f: impl FnOnce(&Changer, &Slot)) {
+    fn change(&self, f: fn(&Changer, &Slot)) {
         let slot = self.slot();
         let _g = slot.lock.lock();
         f(&self.changer, slot);
@@ -110,15 +123,7 @@ pub static SCRIPTS: &[Script] = &[
         bug: WalkBug::None,
         kind: Kind::FindPte,
         start: Start::EmptyTable,
-        play: |p| {
-            if is_walker() {
-                p.walk(0);
-            } else {
-                points::wait_reached(Point::WalkerAfterPmd, "the walker");
-                p.change(|c, s| c.free_empty_table(s));
-                points::release(Point::WalkerAfterPmd);
-            }
-        },
+        plan: Plan::StopWalker(Point::WalkerAfterPmd, |c, s| c.free_empty_table(s)),
     },
     Script {
         what: What::SplitUnderWalker,
@@ -127,15 +132,7 @@ pub static SCRIPTS: &[Script] = &[
         bug: WalkBug::None,
         kind: Kind::FindPte,
         start: Start::Huge,
-        play: |p| {
-            if is_walker() {
-                p.walk(0);
-            } else {
-                points::wait_reached(Point::WalkerAfterLeaf, "the walker");
-                p.change(|c, s| c.split(s));
-                points::release(Point::WalkerAfterLeaf);
-            }
-        },
+        plan: Plan::StopWalker(Point::WalkerAfterLeaf, |c, s| c.split(s)),
     },
     Script {
         what: What::TornEntry,
@@ -144,17 +141,13 @@ pub static SCRIPTS: &[Script] = &[
         bug: WalkBug::TornWrite,
         kind: Kind::FindPte,
         start: Start::Empty,
-        play: |p| {
-            if is_walker() {
-                points::wait_reached(Point::TornHalf, "the changer");
-                p.walk(0);
-                points::release(Point::TornHalf);
-            } else {
-                p.change(|c, s| {
-                    c.populate(s);
-                });
-            }
-        },
+        plan: Plan::StopChanger(
+            Point::TornHalf,
+            |c, s| {
+                c.populate(s);
+            },
+            0,
+        ),
     },
     Script {
         what: What::RefOnFreedPage,
@@ -163,15 +156,7 @@ pub static SCRIPTS: &[Script] = &[
         bug: WalkBug::None,
         kind: Kind::GupNoRef,
         start: Start::Huge,
-        play: |p| {
-            if is_walker() {
-                p.walk(0);
-            } else {
-                points::wait_reached(Point::WalkerAfterLeaf, "the walker");
-                p.change(|c, s| c.zap(s));
-                points::release(Point::WalkerAfterLeaf);
-            }
-        },
+        plan: Plan::StopWalker(Point::WalkerAfterLeaf, |c, s| c.zap(s)),
     },
     Script {
         what: What::FreedPageData,
@@ -180,15 +165,7 @@ pub static SCRIPTS: &[Script] = &[
         bug: WalkBug::FreePinned,
         kind: Kind::Gup,
         start: Start::Huge,
-        play: |p| {
-            if is_walker() {
-                p.walk(0);
-            } else {
-                points::wait_reached(Point::GupPinned, "the walker");
-                p.change(|c, s| c.zap(s));
-                points::release(Point::GupPinned);
-            }
-        },
+        plan: Plan::StopWalker(Point::GupPinned, |c, s| c.zap(s)),
     },
     Script {
         what: What::StaleTlbAccess,
@@ -197,7 +174,7 @@ pub static SCRIPTS: &[Script] = &[
         bug: WalkBug::NoFlush,
         kind: Kind::Hw,
         start: Start::Huge,
-        play: |p| {
+        plan: Plan::Custom(None, |p| {
             if is_walker() {
                 p.walk(0); // caches the translation
                 p.done(1);
@@ -208,7 +185,7 @@ pub static SCRIPTS: &[Script] = &[
                 p.change(|c, s| c.zap(s));
                 p.done(2);
             }
-        },
+        }),
     },
     Script {
         what: What::FaultOnMapped,
@@ -217,15 +194,7 @@ pub static SCRIPTS: &[Script] = &[
         bug: WalkBug::PoisonLinked,
         kind: Kind::Hw,
         start: Start::Split,
-        play: |p| {
-            if is_walker() {
-                points::wait_reached(Point::PoisonedLinked, "the changer");
-                p.walk(1);
-                points::release(Point::PoisonedLinked);
-            } else {
-                p.change(|c, s| c.zap(s));
-            }
-        },
+        plan: Plan::StopChanger(Point::PoisonedLinked, |c, s| c.zap(s), 1),
     },
     Script {
         what: What::PinDuringCollapse,
@@ -234,7 +203,7 @@ pub static SCRIPTS: &[Script] = &[
         bug: WalkBug::NoPmdRecheck,
         kind: Kind::Gup,
         start: Start::Split,
-        play: |p| {
+        plan: Plan::Custom(Some(Point::WalkerAfterPmd), |p| {
             if is_walker() {
                 // Reads the PMD, waits; goes on once the collapse has
                 // isolated the folio; pins it; then lets the collapse finish.
@@ -247,9 +216,38 @@ pub static SCRIPTS: &[Script] = &[
                     c.collapse(s);
                 });
             }
-        },
+        }),
     },
 ];
+
+impl Plan {
+    /// The point to arm before the race.
+    fn point(self) -> Option<Point> {
+        match self {
+            Plan::StopWalker(at, _) | Plan::StopChanger(at, _, _) => Some(at),
+            Plan::Custom(at, _) => at,
+        }
+    }
+
+    /// This CPU's side.
+    fn run(self, p: &Play) {
+        match (self, is_walker()) {
+            (Plan::StopWalker(..), true) => p.walk(0),
+            (Plan::StopWalker(at, op), false) => {
+                points::wait_reached(at, "the walker");
+                p.change(op);
+                points::release(at);
+            }
+            (Plan::StopChanger(at, _, sub), true) => {
+                points::wait_reached(at, "the changer");
+                p.walk(sub);
+                points::release(at);
+            }
+            (Plan::StopChanger(_, op, _), false) => p.change(op),
+            (Plan::Custom(_, f), _) => f(p),
+        }
+    }
+}
 
 static WALKER_CPU: AtomicU64 = AtomicU64::new(u64::MAX);
 
@@ -306,21 +304,16 @@ fn play_with(s: &Script, bug: WalkBug) -> (u64, u64) {
     detect::set_run_strategy(Some(s.strategy));
     changers::set_walk_bug(bug);
     WALKER_CPU.store(walker as u64, Relaxed);
-    match s.what {
-        What::PoisonedTable | What::PinDuringCollapse => points::arm(Point::WalkerAfterPmd),
-        What::SplitUnderWalker | What::RefOnFreedPage => points::arm(Point::WalkerAfterLeaf),
-        What::FreedPageData => points::arm(Point::GupPinned),
-        What::TornEntry => points::arm(Point::TornHalf),
-        What::FaultOnMapped => points::arm(Point::PoisonedLinked),
-        _ => {}
+    if let Some(at) = s.plan.point() {
+        points::arm(at);
     }
     let mask = CpuMask::new().with(walker);
     let job = |_cpu: usize| {
         mm.switch_to();
-        (s.play)(&play);
+        s.plan.run(&play);
         space::switch_to_kernel_only();
     };
-    smp::run_on_then(mask, time::secs(30), "scripted race", &job, || (s.play)(&play));
+    smp::run_on_then(mask, time::secs(30), "scripted race", &job, || s.plan.run(&play));
     points::disarm_all();
     changers::set_walk_bug(WalkBug::None);
     WALKER_CPU.store(u64::MAX, Relaxed);
