@@ -9,7 +9,9 @@
 //! never join the mm) × load {idle, walkers, busy}:
 //!
 //! * idle    — the other CPUs ran the mm once (they are in `mm_cpumask`) and
-//!             now sleep in `stop` with EE=1: an IPI must wake them;
+//!             now sleep in `stop` (entered with EE=0, so no wake-up is
+//!             lost; the doorbell ends the `stop`, and is taken once the
+//!             idle loop sets EE=1 again): an IPI must wake them;
 //! * walkers — they run lockless walkers on the mm (with think time);
 //! * busy    — they spin in thread context with EE=1, touching no tables.
 //!
@@ -93,7 +95,8 @@ fn helper_loop(load: Load, arena: &Arena, strategy: Strategy, counters: &Counter
     READY.fetch_add(1, AcqRel);
     let mut rng = Rng::new(cpu as u64 + 77);
     match load {
-        // Joined the mm; go back to the idle loop (stop, EE=1).
+        // Joined the mm; go back to the idle loop (`stop` entered with EE=0;
+        // a doorbell wakes it and is taken when the loop sets EE=1).
         Load::Idle => {}
         Load::Walkers => {
             while !STOP.load(Relaxed) {
