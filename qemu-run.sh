@@ -5,6 +5,9 @@
 #
 # With no flags: the main job (boot on -smp 4, short stress of the correct
 # strategies, print the report). See --help.
+#
+# A signal (TERM, HUP, INT) stops QEMU and everything else the run started,
+# and the log says so (see "Interrupts" below).
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -21,7 +24,8 @@ usage: ./qemu-run.sh [options]
   --strategy S        walker serialization strategy(ies) for --stress, comma separated
   --duration SECS     stress duration per strategy
   --bench             run the benchmark matrix (release build, --smp 16 unless given)
-                      and write results/bench.json and results/bench.svg
+                      and write bench.json and bench.svg into --results DIR
+  --results DIR       where --bench writes its files (default results)
   --quick             smaller benchmark (32 THPs per munmap, shorter walker runs)
   --append "ARGS"     extra kernel bootargs (e.g. "mmu.flush=ipi walk.delay_ns=2000")
   --timeout SECS      kill QEMU after SECS (default 300; a timeout is a failure)
@@ -32,12 +36,14 @@ usage: ./qemu-run.sh [options]
   --expect-fail REGEX succeed only if the run FAILS and its output matches REGEX
                       (used by test.sh to prove failure paths)
   -h, --help          this text
+SIGTERM, SIGHUP or SIGINT stops QEMU and everything else this script started;
+the log then ends with "qemu-run: FAIL: interrupted by SIG...".
 USAGE
 }
 
 smp="4"; machine="powernv9"; mem="2G"; mode="main"; append=""; timeout_s=300
 gdb=0; profile="debug"; log="results/last-run.log"; verbose=0; expect_fail=""
-strategy=""; duration=""; quick=0; smp_given=0; timeout_given=0
+strategy=""; duration=""; quick=0; smp_given=0; timeout_given=0; results="results"
 # An option that takes a value must have one (not another option).
 need() { # option, remaining-arg-count, next-arg
   if [ "$2" -lt 2 ] || [[ "$3" == --* ]]; then
@@ -46,7 +52,7 @@ need() { # option, remaining-arg-count, next-arg
 }
 while [ $# -gt 0 ]; do
   case "$1" in
-    --smp|--machine|--mem|--strategy|--duration|--append|--timeout|--log|--expect-fail) need "$1" $# "${2:-}" ;;
+    --smp|--machine|--mem|--strategy|--duration|--append|--timeout|--log|--expect-fail|--results) need "$1" $# "${2:-}" ;;
   esac
   case "$1" in
     --smp) smp="$2"; smp_given=1; shift 2 ;;
@@ -63,6 +69,7 @@ while [ $# -gt 0 ]; do
     --gdb) gdb=1; shift ;;
     --release) profile="release"; shift ;;
     --log) log="$2"; shift 2 ;;
+    --results) results="$2"; shift 2 ;;
     --verbose) verbose=1; shift ;;
     --expect-fail) expect_fail="$2"; shift 2 ;;
     -h|--help) usage; exit 0 ;;
@@ -87,13 +94,83 @@ case "$machine" in
 esac
 case "$timeout_s" in ''|*[!0-9]*) echo "qemu-run: --timeout needs whole seconds, not '$timeout_s'" >&2; exit 2 ;; esac
 
+mkdir -p "$(dirname "$log")"
+: >"$log"
+# The verdict goes to the terminal and to the end of the log (test.sh quotes
+# it when a check fails).
+say() { echo "$*" | tee -a "$log" >&2; }
+t_script=$(date +%s.%N)
+since() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'; }
+
+# --- Interrupts ----------------------------------------------------------------
+# SIGTERM, SIGHUP or SIGINT sent to this script alone (not to its process
+# group) must not leave QEMU running, nor the build, timeout, tee or a
+# subshell. The handler stops every process below this one (found through the
+# parent links in /proc, snapshot before anything is killed, so that nothing
+# escapes by being reparented): SIGTERM, then SIGKILL for whatever is left
+# after 5 s. Then it ends the log with "qemu-run: FAIL: interrupted by SIG..."
+# and exits 128 + the signal's number. Every long step (setup, build, QEMU,
+# benchplot) runs in the background under `wait`, which a trapped signal
+# interrupts at once. (test.sh's interrupt-* checks prove all three signals.)
+tmp=""
+descendants() { # PID: every process below PID, except this subshell
+  local -A kids=()
+  local f line pid
+  for f in /proc/[0-9]*/stat; do
+    { read -r line <"$f"; } 2>/dev/null || continue
+    pid=${f#/proc/}; pid=${pid%/stat}
+    line=${line##*) }; line=${line#* }     # "STATE PPID ...": the name may hold spaces
+    kids[${line%% *}]+=" $pid"
+  done
+  local todo=("$1") p c
+  while [ ${#todo[@]} -gt 0 ]; do
+    p=${todo[0]}; todo=("${todo[@]:1}")
+    for c in ${kids[$p]:-}; do
+      [ "$c" = "$BASHPID" ] && continue
+      echo "$c"; todo+=("$c")
+    done
+  done
+}
+running() { # PID: exists and is not a zombie
+  local line
+  { read -r line <"/proc/$1/stat"; } 2>/dev/null || return 1
+  line=${line##*) }
+  [ "${line%% *}" != Z ]
+}
+stop_descendants() {
+  local pids left p i
+  pids=$(descendants $$)
+  [ -n "$pids" ] || return 0
+  kill -TERM $pids 2>/dev/null
+  for ((i = 0; i < 50; i++)); do
+    left=""
+    for p in $pids; do running "$p" && left+=" $p"; done
+    [ -z "$left" ] && break
+    sleep 0.1
+  done
+  for p in $left $(descendants $$); do running "$p" && kill -KILL "$p" 2>/dev/null; done
+  return 0
+}
+on_signal() { # SIGNAME
+  trap '' TERM HUP INT PIPE
+  stop_descendants
+  [ -n "$tmp" ] && rm -rf "$tmp"
+  local line
+  line="qemu-run: FAIL: interrupted by SIG$1; QEMU and every process of this run stopped [$(since "$t_script")s]"
+  echo "$line" >>"$log" 2>/dev/null
+  { echo "$line" >&2; } 2>/dev/null
+  exit $((128 + $(kill -l "$1")))
+}
+for sig in TERM HUP INT; do trap "on_signal $sig" "$sig"; done
+step() { "$@" & wait $!; }   # a long step, interruptible (see above)
+
 # Tools: install them if missing (idempotent).
 if ! [ -x /usr/bin/cargo ] || ! command -v qemu-system-ppc64 >/dev/null || ! command -v powerpc64le-linux-gnu-ld >/dev/null; then
   echo "qemu-run: toolchain missing; running scripts/setup.sh" >&2
-  bash "$here/scripts/setup.sh" || { echo "qemu-run: setup failed" >&2; exit 1; }
+  step bash "$here/scripts/setup.sh" || { say "qemu-run: FAIL: setup failed"; exit 1; }
 fi
 
-"$here/scripts/build-kernel.sh" "$profile" >&2 || { echo "qemu-run: kernel build failed" >&2; exit 1; }
+step "$here/scripts/build-kernel.sh" "$profile" >&2 || { say "qemu-run: FAIL: kernel build failed"; exit 1; }
 kernel="$here/target/powerpc64le-none/$profile/kernel"
 
 # An explicit run= in --append wins over the mode flags.
@@ -104,11 +181,13 @@ case " $append " in *" run="*) bootargs="" ;; *) bootargs="run=$mode" ;; esac
 bootargs="$bootargs$append"
 bootargs="${bootargs# }"
 
-mkdir -p "$(dirname "$log")"
 qemu=(qemu-system-ppc64 -M "$machine" -cpu "$cpu" -m "$mem" -smp "$smp"
       -nographic -kernel "$kernel" -append "$bootargs"
       -action panic=exit-failure -no-reboot)
+# QEMU's stdin (fd 3): /dev/null, or with --gdb the terminal (QEMU's console).
+exec 3</dev/null
 if [ "$gdb" = 1 ]; then
+  exec 3<&0
   qemu+=(-s -S)
   cat >&2 <<GDB
 qemu-run: QEMU is halted with a gdb stub on localhost:1234. Attach with:
@@ -141,14 +220,17 @@ console() { stdbuf -oL tr -d '\r' | tee "$log" | filter; }
 fw_deadline=${QEMU_RUN_FW_DEADLINE:-60}
 fw_marker='INIT: Starting kernel'
 fw_stalled=0
-run_monitored() { # [deadline]; sets rc; fw_stalled=1 if killed for the firmware deadline
-  local deadline="${1:-$fw_deadline}" tmp; tmp=$(mktemp -d)
+run_monitored() { # [deadline; "" = none]; sets rc; fw_stalled=1 if killed for the firmware deadline
+  local deadline="${1-$fw_deadline}"
+  tmp=$(mktemp -d)
   : >"$log"
-  { timeout --foreground -k 5 "$timeout_s" "${qemu[@]}" </dev/null 2>&1 &
+  # timeout 0 (with --gdb) means no timeout. QEMU (and the pipeline) run in
+  # the background: this shell only waits, so a signal is handled at once.
+  { timeout --foreground -k 5 "$timeout_s" "${qemu[@]}" <&3 2>&1 &
     echo $! >"$tmp/pid"; wait $!; echo $? >"$tmp/rc"; } | console &
   local pipe=$! t0; t0=$(date +%s)
   fw_stalled=0; fw_used=$deadline
-  while kill -0 "$pipe" 2>/dev/null; do
+  while [ -n "$deadline" ] && kill -0 "$pipe" 2>/dev/null; do
     grep -q "$fw_marker" "$log" && break
     if [ $(( $(date +%s) - t0 )) -ge "$deadline" ]; then
       fw_stalled=1
@@ -159,25 +241,26 @@ run_monitored() { # [deadline]; sets rc; fw_stalled=1 if killed for the firmware
   done
   wait "$pipe"
   rc=$(cat "$tmp/rc" 2>/dev/null || echo 125)
-  rm -rf "$tmp"
+  rm -rf "$tmp"; tmp=""
 }
 
 start=$(date +%s.%N)
 fw_note=""
 if [ "$gdb" = 1 ]; then
-  "${qemu[@]}" 2>&1 | console
-  rc=${PIPESTATUS[0]}
+  run_monitored ""   # no firmware deadline: skiboot waits for the debugger
+elif [ "${QEMU_RUN_FW_SIMULATE_STALL:-0}" = 1 ]; then
+  run_monitored 0
 else
-  if [ "${QEMU_RUN_FW_SIMULATE_STALL:-0}" = 1 ]; then run_monitored 0; else run_monitored; fi
-  if [ "$fw_stalled" = 1 ]; then
-    mv "$log" "$log.fw-stall"
-    echo "qemu-run: skiboot did not start the kernel within ${fw_used}s (firmware/emulator stall, before this kernel ran); retrying once" >&2
-    run_monitored
-    fw_note="qemu-run: note: the first attempt stalled in skiboot before the kernel started (log: $log.fw-stall); this is the retry"
-    [ "$fw_stalled" = 1 ] && fw_note="qemu-run: skiboot did not start the kernel within ${fw_deadline}s, twice"
-  fi
+  run_monitored
 fi
-elapsed=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+if [ "$fw_stalled" = 1 ]; then
+  mv "$log" "$log.fw-stall"
+  echo "qemu-run: skiboot did not start the kernel within ${fw_used}s (firmware/emulator stall, before this kernel ran); retrying once" >&2
+  run_monitored
+  fw_note="qemu-run: note: the first attempt stalled in skiboot before the kernel started (log: $log.fw-stall); this is the retry"
+  [ "$fw_stalled" = 1 ] && fw_note="qemu-run: skiboot did not start the kernel within ${fw_deadline}s, twice"
+fi
+elapsed=$(since "$start")
 
 verdict_ok=1
 why=""
@@ -204,10 +287,6 @@ if [ "$mode" = test ]; then
   fi
 fi
 
-# The verdict goes to the terminal and to the end of the log (test.sh quotes
-# it when a check fails).
-say() { echo "$*" | tee -a "$log" >&2; }
-
 if [ -n "$expect_fail" ]; then
   if [ "$verdict_ok" = 1 ]; then
     say "qemu-run: EXPECTED FAILURE did not happen (run passed)"; exit 1
@@ -219,9 +298,10 @@ if [ -n "$expect_fail" ]; then
 fi
 
 if [ "$mode" = bench ] && [ "$verdict_ok" = 1 ]; then
-  # BENCH lines -> results/bench.json, results/bench.svg, Markdown table.
-  if ! RUSTC=/usr/bin/rustc /usr/bin/cargo run --quiet --release -p benchplot -- "$log" results; then
-    verdict_ok=0; why="benchplot could not turn the log into results"
+  # BENCH lines -> $results/bench.json, $results/bench.svg, Markdown table.
+  mkdir -p "$results"
+  if ! step env RUSTC=/usr/bin/rustc /usr/bin/cargo run --quiet --release -p benchplot -- "$log" "$results"; then
+    verdict_ok=0; why="benchplot could not turn the log into $results/bench.json and bench.svg"
   fi
 fi
 
