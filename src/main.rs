@@ -76,7 +76,7 @@ extern "C" fn kernel_entry(
     phases.mark("OPAL reinit + vectors");
     mm::mmu::init(&dt.tree); // partition and process tables, the linear map
     mm::tlb::init(&cfg.mmu); // flush mode (tlbie or IPI + tlbiel), POWER9 errata fixups
-    mm::shadow::init(cfg.mmu.model, percpu::ncpus()); // the POWER9 TLB/walk-cache model checks every free
+    mm::shadow::init(cfg.mmu.model, percpu::ncpus(), mm::pgtable::GEOM, mm::tlb::TLB_SETS); // the POWER9 TLB/walk-cache model checks every free
     phases.mark("radix tables");
     bringup::cpu_setup(); // boot CPU: LPCR, MMU on, decrementer, EE on
     phases.mark("boot cpu setup (MMU on)");

@@ -26,8 +26,6 @@ use radix::TlbieOperands;
 use spin::Mutex;
 use tlbmodel::{FreeError, Leftovers, Model, Stats};
 
-use super::pgtable::GEOM;
-use super::tlb::TLB_SETS;
 use crate::arch;
 use crate::sys::exit;
 
@@ -40,11 +38,12 @@ const LPID: u32 = 0;
 pub type ViolationHook = fn(&Leftovers);
 static HOOK: AtomicUsize = AtomicUsize::new(0);
 
-/// Starts the model (after the kernel's own tables exist; they are not
-/// modelled: the linear map never changes).
-pub fn init(on: bool, ncpus: usize) {
+/// Starts the model for `ncpus` CPUs, the tree geometry `geom` and
+/// `tlb_sets` TLB congruence classes per CPU (after the kernel's own tables
+/// exist; they are not modelled: the linear map never changes).
+pub fn init(on: bool, ncpus: usize, geom: radix::Geometry, tlb_sets: u32) {
     if on {
-        *MODEL.lock() = Some(Model::new(GEOM, ncpus, TLB_SETS));
+        *MODEL.lock() = Some(Model::new(geom, ncpus, tlb_sets));
     }
     ON.store(on, Release);
 }

@@ -477,7 +477,7 @@ impl Arena {
         // set_pmd_at: the folio's data (and its refcount) before the leaf
         // that maps it.
         crate::arch::lwsync();
-        if super::changers::walk_bug() == crate::sys::config::WalkBug::TornWrite {
+        if super::bugs::walk_bug() == crate::sys::config::WalkBug::TornWrite {
             pgtable::write_torn(slot.table, slot.index, pte.raw(), || {
                 super::points::at(super::points::Point::TornHalf);
                 time::delay_tb(time::us(200));

@@ -48,14 +48,14 @@
 //! and PID controls live in `mm::tlb`); `walk.bug=free-pinned`,
 //! `poison-linked`, `torn-write` trip the walkers' detectors.
 
-use core::sync::atomic::{AtomicU64, AtomicU8, Ordering::*};
+use core::sync::atomic::{AtomicU64, Ordering::*};
 
 use radix::{Pde, Pte, Ric};
 use walkproto::{CpuMask, FreeOutcome, SerializeStats, Strategy, SyncError};
 
 use super::arena::{Arena, Mapping, Slot, EMPTY, HUGE, LEAF_FLAGS, SPLIT, TABLE};
 use super::platform::Kernel;
-use super::race::ChangerStamps;
+use super::stamps::ChangerStamps;
 use super::REGISTRY;
 use crate::mm::pgtable;
 use crate::mm::tlb::{self, Target};
@@ -63,17 +63,7 @@ use crate::sys::config::{FlushBug, WalkBug};
 use crate::sys::{exit, time};
 use crate::arch;
 
-static WALK_BUG: AtomicU8 = AtomicU8::new(WalkBug::None as u8);
-
-/// Sets the deliberate changer/walker bug (a negative control; `None` = correct).
-pub fn set_walk_bug(bug: WalkBug) {
-    WALK_BUG.store(bug as u8, Relaxed);
-}
-
-/// The deliberate changer/walker bug in effect.
-pub fn walk_bug() -> WalkBug {
-    WalkBug::ALL[WALK_BUG.load(Relaxed) as usize]
-}
+pub use super::bugs::{set_walk_bug, walk_bug};
 
 /// What the changers did (shared by all changer CPUs of a run).
 pub struct Stats {

@@ -15,6 +15,7 @@
 
 pub mod arena;
 pub mod bench;
+pub mod bugs;
 pub mod changers;
 pub mod choreo;
 pub mod cli;
@@ -27,6 +28,7 @@ pub mod race;
 pub mod report;
 pub mod rng;
 pub mod run;
+pub mod stamps;
 pub mod tests;
 pub mod walkers;
 

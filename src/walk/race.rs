@@ -33,13 +33,14 @@
 //!   dither. This is the store-buffering window of `count-lwsync` /
 //!   `count-nobarrier`.
 
-use core::sync::atomic::{AtomicBool, AtomicU64, Ordering::*};
+use core::sync::atomic::{AtomicU64, Ordering::*};
 
 use walkproto::{CpuMask, Strategy};
 
 use super::arena::{Arena, EMPTY, SPLIT, TABLE};
 use super::changers::{Changer, Stats};
 use super::detect;
+use super::stamps::{ChangerStamps, WalkStamps};
 use super::walkers::{self, Counters, Kind, Walk};
 use crate::mm::space::{self, Mm};
 use crate::sys::{exit, percpu, smp, time, watchdog};
@@ -86,22 +87,6 @@ pub struct RaceResult {
     pub elapsed_us: u64,
     /// The cap ended the run before it had `want_overlaps`.
     pub cap_reached: bool,
-}
-
-/// The walker's timestamps of one walk.
-#[derive(Default)]
-pub struct WalkStamps {
-    pub enter: AtomicU64,
-    pub exit: AtomicU64,
-}
-
-/// The changer's timestamps of one unlink.
-#[derive(Default)]
-pub struct ChangerStamps {
-    pub store: AtomicU64,
-    pub serialize: AtomicU64,
-    pub done: AtomicU64,
-    pub skipped: AtomicBool,
 }
 
 /// Most the handshake changer's start is delayed after the meeting point (4 us).

@@ -380,6 +380,11 @@ fn lockstep_line(st: Strategy, kind: Kind, r: &RaceResult) -> String {
 
 fn correct_lockstep(_: usize) -> Outcome {
     two_cpus()?;
+    // The strategy's handshake, not the flushes: with IPI flushes the
+    // range flush before the unlink already waits for the walker's EE=0
+    // (walk_flush_ipi_serializes_in_mm_walkers), and no unlink could land
+    // inside a walk.
+    let _mode = tlb::ModeGuard::set(tlb::Mode::Tlbie);
     let mut line = String::new();
     for st in Strategy::CORRECT {
         for kind in [Kind::Gup, Kind::FindPte, Kind::RealMode] {

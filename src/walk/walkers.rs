@@ -26,9 +26,9 @@ use radix::EntryView;
 use walkproto::Strategy;
 
 use super::arena::{self, Arena, Mapping, RefTaker};
-use super::changers;
+use super::bugs;
 use super::points::{self, Point};
-use super::race::WalkStamps;
+use super::stamps::WalkStamps;
 use super::detect::{self, What};
 use super::REGISTRY;
 use crate::mm::{pgtable, phys_to_virt, probe};
@@ -290,7 +290,7 @@ impl Walk<'_> {
             a.put_folio(fi);
             return;
         }
-        let pmd_changed = pmd_again != f.pmd_entry && changers::walk_bug() != WalkBug::NoPmdRecheck;
+        let pmd_changed = pmd_again != f.pmd_entry && bugs::walk_bug() != WalkBug::NoPmdRecheck;
         if self.kind != Kind::GupNoRef && (pmd_changed || pte_again != f.entry) {
             g.store_point();
             a.put_folio(fi);
