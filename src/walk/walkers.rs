@@ -138,7 +138,7 @@ fn pause(g: &Guard, tb: u64) {
 /// A statistics counter bump inside the registered walk (instrumentation:
 /// not a store point, see [`Guard`]).
 #[inline(always)]
-fn bump(_g: &Guard, c: &AtomicU64) {
+fn bump(c: &AtomicU64) {
     c.fetch_add(1, Relaxed);
 }
 
@@ -147,7 +147,7 @@ impl Walk<'_> {
         self.arena.slots[self.slot].va + self.sub as u64 * self.arena.shape.sub.bytes()
     }
 
-    fn violation(&self, _g: &Guard, what: What, seen: u64, now: u64) {
+    fn violation(&self, what: What, seen: u64, now: u64) {
         detect::record(what, self.kind.name(), self.strategy.name(), self.va(), seen, now);
     }
 
@@ -184,7 +184,7 @@ impl Walk<'_> {
                 EntryView::Table(pde) => table = pde.next_table_pa(),
                 _ => {
                     let what = if e == pgtable::POISON { What::PoisonedTable } else { What::TornEntry };
-                    self.violation(g, what, e, e);
+                    self.violation(what, e, e);
                     return;
                 }
             }
@@ -194,26 +194,26 @@ impl Walk<'_> {
         let pmd = (table, slot.index);
         let e1 = read(g, pmd.0, pmd.1, real);
         if e1 == pgtable::POISON {
-            self.violation(g, What::PoisonedTable, e1, e1);
+            self.violation(What::PoisonedTable, e1, e1);
             return;
         }
         points::at(Point::WalkerAfterPmd);
         match EntryView::of(e1) {
             EntryView::Leaf(pte) => {
-                bump(g, &self.counters.huge_hits);
+                bump(&self.counters.huge_hits);
                 self.window(g);
                 points::at(Point::WalkerAfterLeaf);
                 let off = a.folio_of(pte.pa()).map(|f| a.folios[f].first_checked());
                 self.finish(g, real, Found { pmd, pmd_entry: e1, ptr: pmd, entry: e1, leaf_pa: pte.pa(), checked: off, huge: true });
             }
             EntryView::Table(pde) => {
-                bump(g, &self.counters.split_hits);
+                bump(&self.counters.split_hits);
                 // The window: the changer may unlink and free this table now.
                 self.window(g);
                 let t2 = pde.next_table_pa();
                 let s1 = read(g, t2, self.sub, real);
                 if s1 == pgtable::POISON {
-                    self.violation(g, What::PoisonedTable, e1, s1);
+                    self.violation(What::PoisonedTable, e1, s1);
                     return;
                 }
                 match EntryView::of(s1) {
@@ -225,13 +225,13 @@ impl Walk<'_> {
                         self.finish(g, real, Found { pmd, pmd_entry: e1, ptr, entry: s1, leaf_pa: pte.pa(), checked: off, huge: false });
                     }
                     _ => {
-                        bump(g, &self.counters.bails);
+                        bump(&self.counters.bails);
                     }
                 }
             }
             _ => {
                 // Empty or invalidated (pmdp_invalidate): the slow path's job.
-                bump(g, &self.counters.bails);
+                bump(&self.counters.bails);
             }
         }
     }
@@ -252,7 +252,7 @@ impl Walk<'_> {
     fn finish(&self, g: &Guard, real: bool, f: Found) {
         let a = self.arena;
         let Some(fi) = a.folio_of(f.leaf_pa) else {
-            self.violation(g, What::TornEntry, f.entry, f.entry);
+            self.violation(What::TornEntry, f.entry, f.entry);
             return;
         };
         match self.kind {
@@ -279,13 +279,13 @@ impl Walk<'_> {
             // records the violation).
             folio.get_noref(who);
         } else if !folio.try_get(who) {
-            bump(g, &self.counters.retries);
+            bump(&self.counters.retries);
             return;
         }
         let pmd_again = read(g, f.pmd.0, f.pmd.1, real);
         let pte_again = if f.huge { pmd_again } else { read(g, f.ptr.0, f.ptr.1, real) };
         if pmd_again == pgtable::POISON || pte_again == pgtable::POISON {
-            self.violation(g, What::PoisonedTable, f.entry, if pmd_again == pgtable::POISON { pmd_again } else { pte_again });
+            self.violation(What::PoisonedTable, f.entry, if pmd_again == pgtable::POISON { pmd_again } else { pte_again });
             g.store_point();
             a.put_folio(fi);
             return;
@@ -294,14 +294,14 @@ impl Walk<'_> {
         if self.kind != Kind::GupNoRef && (pmd_changed || pte_again != f.entry) {
             g.store_point();
             a.put_folio(fi);
-            bump(g, &self.counters.retries);
+            bump(&self.counters.retries);
             return;
         }
         if self.kind != Kind::GupNoRef && folio.collapsing() {
             // Both re-checks passed, yet a collapse had already isolated
             // the folio (it found no pin) and is copying it away: this pin
             // would outlive the mapping (the race 70cbc3cc78a9 closed).
-            self.violation(g, What::PinDuringCollapse, f.entry, pmd_again);
+            self.violation(What::PinDuringCollapse, f.entry, pmd_again);
         }
         // The caller uses the page it pinned (I/O, a copy): for as long as
         // the pin lasts, the folio must stay what it was.
@@ -312,7 +312,7 @@ impl Walk<'_> {
             let v = arena::read_data(folio.pa + off, real);
             let ok = matches!(arena::decode_data(v), Some((idx, gen)) if idx == fi && gen == folio.gen.load(Relaxed) & 0xff_ffff);
             if !ok {
-                self.violation(g, What::FreedPageData, f.entry, v);
+                self.violation(What::FreedPageData, f.entry, v);
             }
         }
         // put_page (for the control too: if a zap dropped the mapping's
@@ -326,9 +326,9 @@ impl Walk<'_> {
         pause(g, self.delay_tb / 2);
         let now = read(g, ptr.0, ptr.1, real);
         if now == pgtable::POISON {
-            self.violation(g, What::PoisonedTable, e, now);
+            self.violation(What::PoisonedTable, e, now);
         } else if huge && matches!(EntryView::of(now), EntryView::Table(_)) {
-            self.violation(g, What::SplitUnderWalker, e, now);
+            self.violation(What::SplitUnderWalker, e, now);
         }
     }
 }
