@@ -33,6 +33,9 @@ usage: ./qemu-run.sh [options]
                       (no timeout unless --timeout is given)
   --gdb-port N        like --gdb, with the stub on TCP port N
   --kernel ELF        boot this prebuilt kernel image; nothing is built
+  --initrd FILE       with --kernel: load FILE as the initramfs (how test.sh
+                      boots Linux, which kexecs this kernel; see
+                      scripts/kexec-initramfs.sh)
   --release           build the kernel with optimizations
   --log FILE          write the full console log to FILE (default results/last-run.log)
   --verbose           also show skiboot's own log lines
@@ -49,7 +52,7 @@ USAGE
 smp="4"; machine="powernv9"; mem="2G"; mode="main"; append=""; timeout_s=300
 gdb=0; profile="debug"; log="results/last-run.log"; verbose=0; expect_fail=""
 strategy=""; duration=""; quick=0; smp_given=0; timeout_given=0; results="results"
-gdb_port=1234; kernel_given=""
+gdb_port=1234; kernel_given=""; initrd=""
 # An option that takes a value must have one (not another option).
 need() { # option, remaining-arg-count, next-arg
   if [ "$2" -lt 2 ] || [[ "$3" == --* ]]; then
@@ -58,7 +61,7 @@ need() { # option, remaining-arg-count, next-arg
 }
 while [ $# -gt 0 ]; do
   case "$1" in
-    --smp|--machine|--mem|--strategy|--duration|--append|--timeout|--log|--expect-fail|--results|--gdb-port|--kernel) need "$1" $# "${2:-}" ;;
+    --smp|--machine|--mem|--strategy|--duration|--append|--timeout|--log|--expect-fail|--results|--gdb-port|--kernel|--initrd) need "$1" $# "${2:-}" ;;
   esac
   case "$1" in
     --smp) smp="$2"; smp_given=1; shift 2 ;;
@@ -75,6 +78,7 @@ while [ $# -gt 0 ]; do
     --gdb) gdb=1; shift ;;
     --gdb-port) gdb=1; gdb_port="$2"; shift 2 ;;
     --kernel) kernel_given="$2"; shift 2 ;;
+    --initrd) initrd="$2"; shift 2 ;;
     --release) profile="release"; shift ;;
     --log) log="$2"; shift 2 ;;
     --results) results="$2"; shift 2 ;;
@@ -105,6 +109,10 @@ case "$gdb_port" in ''|*[!0-9]*) echo "qemu-run: --gdb-port needs a TCP port num
 if [ -n "$kernel_given" ]; then
   [ -f "$kernel_given" ] || { echo "qemu-run: --kernel: no such file '$kernel_given'" >&2; exit 2; }
   kernel_given=$(cd "$(dirname "$kernel_given")" && pwd)/$(basename "$kernel_given")
+fi
+if [ -n "$initrd" ]; then
+  [ -n "$kernel_given" ] || { echo "qemu-run: --initrd needs --kernel" >&2; exit 2; }
+  [ -f "$initrd" ] || { echo "qemu-run: --initrd: no such file '$initrd'" >&2; exit 2; }
 fi
 
 mkdir -p "$(dirname "$log")"
@@ -201,6 +209,7 @@ bootargs="${bootargs# }"
 qemu=(qemu-system-ppc64 -M "$machine" -cpu "$cpu" -m "$mem" -smp "$smp"
       -nographic -kernel "$kernel" -append "$bootargs"
       -action panic=exit-failure -no-reboot)
+[ -n "$initrd" ] && qemu+=(-initrd "$initrd")
 # QEMU's stdin (fd 3): /dev/null, or with --gdb the terminal (QEMU's console).
 exec 3</dev/null
 if [ "$gdb" = 1 ]; then
