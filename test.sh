@@ -308,7 +308,7 @@ run_qemu_check() { # index log
   local -a qargs envs
   sub() { local s=${1//\{log\}/$log}; echo "${s//\{out\}/$out}"; }
   rm -f "$log" "$log.fw-stall"
-  rm -rf "$out"; [[ "${cfg[$i.args]:-}${cfg[$i.expect-data]:-}${cfg[$i.expect-file]:-}" == *'{out}'* ]] && mkdir -p "$out"
+  rm -rf "$out"; [[ "${cfg[$i.args]:-}${cfg[$i.command]:-}${cfg[$i.expect-data]:-}${cfg[$i.expect-file]:-}" == *'{out}'* ]] && mkdir -p "$out"
   read -ra qargs <<<"$(sub "${cfg[$i.args]:-}")"
   read -ra envs <<<"$(sub "${cfg[$i.env]:-}")"
   qargs=(--log "$log" --machine "${cfg[$i.machine]:-powernv9}" --smp "${cfg[$i.smp]:-4}"

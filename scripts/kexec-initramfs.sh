@@ -73,7 +73,8 @@ mkdir -p "$out"
 tree=$(mktemp -d)
 trap 'rm -rf "$tree"' EXIT
 cp -a "$base/root/." "$tree/"
-cp "$elf" "$tree/kernel.elf"
+# kexec needs only the loadable segment: drop the debug sections.
+powerpc64le-linux-gnu-objcopy --strip-debug "$elf" "$tree/kernel.elf"
 cat >"$tree/init" <<INIT
 #!/bin/busybox sh
 /bin/busybox mount -t proc proc /proc

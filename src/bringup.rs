@@ -56,8 +56,12 @@ pub fn cpu_setup() {
     // handing over through kexec leaves LD (a 56-bit decrementer), HEIC,
     // HVEE and more PECE wake-ups set (0x0040400001d2f010). Reset those to
     // skiboot's state, so that the kernel runs the same under both.
-    let lpcr = (lpcr & !(arch::LPCR_LD | arch::LPCR_HEIC | arch::LPCR_HVEE | arch::LPCR_PECE))
+    let reset = (lpcr & !(arch::LPCR_LD | arch::LPCR_HEIC | arch::LPCR_HVEE | arch::LPCR_PECE))
         | arch::LPCR_PECE_SKIBOOT;
+    if reset != lpcr && percpu::cpu_id() == percpu::boot_cpu() {
+        println!("LPCR: reset {lpcr:#018x} -> {reset:#018x} (LD, HEIC, HVEE, PECE as skiboot leaves them)");
+    }
+    let lpcr = reset;
     // SAFETY: the bits cleared only stop interrupt sources we do not use and
     // keep interrupt delivery in real mode at the vectors we installed.
     unsafe { arch::mtspr::<{ arch::SPR_LPCR }>(lpcr) };
