@@ -30,6 +30,12 @@ usage: ./qemu-run.sh [options]
   --append "ARGS"     extra kernel bootargs (e.g. "mmu.flush=ipi walk.delay_ns=2000")
   --timeout SECS      kill QEMU after SECS (default 300; a timeout is a failure)
   --gdb               start QEMU halted with a gdb stub on :1234 and print how to attach
+                      (no timeout unless --timeout is given)
+  --gdb-port N        like --gdb, with the stub on TCP port N
+  --kernel ELF        boot this prebuilt kernel image; nothing is built
+  --initrd FILE       with --kernel: load FILE as the initramfs (how test.sh
+                      boots Linux, which kexecs this kernel; see
+                      scripts/kexec-initramfs.sh)
   --release           build the kernel with optimizations
   --log FILE          write the full console log to FILE (default results/last-run.log)
   --verbose           also show skiboot's own log lines
@@ -38,12 +44,15 @@ usage: ./qemu-run.sh [options]
   -h, --help          this text
 SIGTERM, SIGHUP or SIGINT stops QEMU and everything else this script started;
 the log then ends with "qemu-run: FAIL: interrupted by SIG...".
+A failed run's "backtrace: #N ... (link 0x...)" lines are symbolized with
+powerpc64le-linux-gnu-addr2line and appended to the output and the log.
 USAGE
 }
 
 smp="4"; machine="powernv9"; mem="2G"; mode="main"; append=""; timeout_s=300
 gdb=0; profile="debug"; log="results/last-run.log"; verbose=0; expect_fail=""
 strategy=""; duration=""; quick=0; smp_given=0; timeout_given=0; results="results"
+gdb_port=1234; kernel_given=""; initrd=""
 # An option that takes a value must have one (not another option).
 need() { # option, remaining-arg-count, next-arg
   if [ "$2" -lt 2 ] || [[ "$3" == --* ]]; then
@@ -52,7 +61,7 @@ need() { # option, remaining-arg-count, next-arg
 }
 while [ $# -gt 0 ]; do
   case "$1" in
-    --smp|--machine|--mem|--strategy|--duration|--append|--timeout|--log|--expect-fail|--results) need "$1" $# "${2:-}" ;;
+    --smp|--machine|--mem|--strategy|--duration|--append|--timeout|--log|--expect-fail|--results|--gdb-port|--kernel|--initrd) need "$1" $# "${2:-}" ;;
   esac
   case "$1" in
     --smp) smp="$2"; smp_given=1; shift 2 ;;
@@ -67,6 +76,9 @@ while [ $# -gt 0 ]; do
     --append) append="$append $2"; shift 2 ;;
     --timeout) timeout_s="$2"; timeout_given=1; shift 2 ;;
     --gdb) gdb=1; shift ;;
+    --gdb-port) gdb=1; gdb_port="$2"; shift 2 ;;
+    --kernel) kernel_given="$2"; shift 2 ;;
+    --initrd) initrd="$2"; shift 2 ;;
     --release) profile="release"; shift ;;
     --log) log="$2"; shift 2 ;;
     --results) results="$2"; shift 2 ;;
@@ -93,6 +105,15 @@ case "$machine" in
   *) echo "qemu-run: --machine must be powernv9 or powernv10, not '$machine'" >&2; exit 2 ;;
 esac
 case "$timeout_s" in ''|*[!0-9]*) echo "qemu-run: --timeout needs whole seconds, not '$timeout_s'" >&2; exit 2 ;; esac
+case "$gdb_port" in ''|*[!0-9]*) echo "qemu-run: --gdb-port needs a TCP port number, not '$gdb_port'" >&2; exit 2 ;; esac
+if [ -n "$kernel_given" ]; then
+  [ -f "$kernel_given" ] || { echo "qemu-run: --kernel: no such file '$kernel_given'" >&2; exit 2; }
+  kernel_given=$(cd "$(dirname "$kernel_given")" && pwd)/$(basename "$kernel_given")
+fi
+if [ -n "$initrd" ]; then
+  [ -n "$kernel_given" ] || { echo "qemu-run: --initrd needs --kernel" >&2; exit 2; }
+  [ -f "$initrd" ] || { echo "qemu-run: --initrd: no such file '$initrd'" >&2; exit 2; }
+fi
 
 mkdir -p "$(dirname "$log")"
 : >"$log"
@@ -170,8 +191,12 @@ if ! [ -x /usr/bin/cargo ] || ! command -v qemu-system-ppc64 >/dev/null || ! com
   step bash "$here/scripts/setup.sh" || { say "qemu-run: FAIL: setup failed"; exit 1; }
 fi
 
-step "$here/scripts/build-kernel.sh" "$profile" >&2 || { say "qemu-run: FAIL: kernel build failed"; exit 1; }
-kernel="$here/target/powerpc64le-none/$profile/kernel"
+if [ -n "$kernel_given" ]; then
+  kernel=$kernel_given   # a prebuilt image (--kernel): nothing to build
+else
+  step "$here/scripts/build-kernel.sh" "$profile" >&2 || { say "qemu-run: FAIL: kernel build failed"; exit 1; }
+  kernel="$here/target/powerpc64le-none/$profile/kernel"
+fi
 
 # An explicit run= in --append wins over the mode flags.
 case " $append " in *" run="*) bootargs="" ;; *) bootargs="run=$mode" ;; esac
@@ -189,19 +214,21 @@ qemu=(qemu-system-ppc64 -M "$machine" -cpu "$cpu" -m "$mem" -smp "$smp"
       -device ipmi-bmc-sim,id=bmc0 -device isa-ipmi-bt,bmc=bmc0,irq=10
       -kernel "$kernel" -append "$bootargs"
       -action panic=exit-failure -no-reboot)
+[ -n "$initrd" ] && qemu+=(-initrd "$initrd")
 # QEMU's stdin (fd 3): /dev/null, or with --gdb the terminal (QEMU's console).
 exec 3</dev/null
 if [ "$gdb" = 1 ]; then
   exec 3<&0
-  qemu+=(-s -S)
+  qemu+=(-gdb "tcp:127.0.0.1:$gdb_port" -S)
   cat >&2 <<GDB
-qemu-run: QEMU is halted with a gdb stub on localhost:1234. Attach with:
-  gdb-multiarch $kernel -ex 'set endian little' -ex 'target remote :1234'
-  (skiboot loads the image at 0x20010000 and it relocates itself to
-   0xc000000020010000; for source-level symbols there use:
-   add-symbol-file $kernel -o 0x20010000)
+qemu-run: QEMU is halted with a gdb stub on localhost:$gdb_port. Attach with:
+  gdb-multiarch -ex 'set architecture powerpc:common64' -ex 'set endian little' \
+    -ex 'target remote :$gdb_port' -ex 'add-symbol-file $kernel -o 0x20010000'
+  (the image is linked at 0xc000000000000000; skiboot loads it at 0x20010000
+   and it relocates itself to run at 0xc000000020010000, hence -o 0x20010000.
+   Then e.g. 'break kernel::ktest::run_all', 'continue', 'bt'.)
 GDB
-  timeout_s=0
+  [ "$timeout_given" = 1 ] || timeout_s=0
 fi
 
 echo "qemu-run: ${qemu[*]}" >&2
@@ -299,6 +326,32 @@ if [ "$mode" = test ]; then
     why="${why:+$why; }${summary:-missing summary line}"
   fi
 fi
+
+# Symbolized backtraces of a failed run: each "backtrace: #N ADDR (link L)"
+# line of the kernel becomes function and file:line lines (with -i, the
+# functions inlined at that address too). Frames from #1 on are return
+# addresses, so the call site, L - 4, is looked up.
+symbolize() {
+  local a2l=powerpc64le-linux-gnu-addr2line n addr link tag q out first line
+  command -v "$a2l" >/dev/null || { say "qemu-run: (no $a2l: backtrace not symbolized)"; return; }
+  grep -a -q -E '^backtrace: #[0-9]+ ' "$log" || return 0
+  echo "qemu-run: backtrace symbolized with $a2l -f -i -e $kernel:" | tee -a "$log" >&2
+  while read -r n addr link tag; do
+    q=$link
+    [ "$n" = "#0" ] || q=$(printf '0x%x' $(( link - 4 )))
+    out=$("$a2l" -f -i -C -e "$kernel" "$q" 2>/dev/null | sed "s|$here/||") || continue
+    first=1
+    while IFS= read -r fn && IFS= read -r line; do
+      if [ "$first" = 1 ]; then
+        printf 'qemu-run:   %s %s %s at %s\n' "$n" "$link" "$fn" "$line"; first=0
+      else
+        printf 'qemu-run:      inlined into %s at %s\n' "$fn" "$line"
+      fi
+    done <<<"$out"
+  done < <(sed -n -E 's/^backtrace: (#[0-9]+) (0x[0-9a-f]+) \(link (0x[0-9a-f]+)\)( [a-z]+)?$/\1 \2 \3 \4/p' "$log" | awk '{print $1, $2, $3, $4}') \
+    | tee -a "$log" >&2
+}
+[ "$verdict_ok" = 1 ] || symbolize
 
 if [ -n "$expect_fail" ]; then
   if [ "$verdict_ok" = 1 ]; then

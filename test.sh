@@ -74,7 +74,7 @@ parse_matrix() {
     [ "$i" -ge 0 ] || matrix_error $n "'$key' before the first [name]"
     case "$key" in
       expect|expect-count|expect-file|expect-data) cfg[$i.$key]+="$val"$'\n' ;;
-      kind|title|machine|smp|timeout|args|append|env|exit|groups|signal|ready|ready-timeout|settle)
+      kind|title|machine|smp|timeout|args|append|env|exit|groups|signal|ready|ready-timeout|settle|command)
         [ -n "${cfg[$i.$key]+set}" ] && matrix_error $n "'$key' given twice in [${names[i]}]"
         cfg[$i.$key]=$val ;;
       *) matrix_error $n "unknown key '$key'" ;;
@@ -96,6 +96,8 @@ parse_matrix() {
       [[ ${cfg[$i.$k]:-1} =~ ^[0-9]+$ ]] || matrix_error $n "[${names[i]}]: $k must be seconds"
     done
     case "${cfg[$i.exit]:-0}" in 0|nonzero) ;; *) matrix_error $n "[${names[i]}]: exit must be 0 or nonzero" ;; esac
+    [ -z "${cfg[$i.command]:-}" ] || [ "${cfg[$i.kind]}" = run ] \
+      || matrix_error $n "[${names[i]}]: command is for kind = run only"
     cfg[$i.groups]="qemu ${cfg[$i.groups]:-}"
   done
 }
@@ -306,7 +308,7 @@ run_qemu_check() { # index log
   local -a qargs envs
   sub() { local s=${1//\{log\}/$log}; echo "${s//\{out\}/$out}"; }
   rm -f "$log" "$log.fw-stall"
-  rm -rf "$out"; [[ "${cfg[$i.args]:-}${cfg[$i.expect-data]:-}${cfg[$i.expect-file]:-}" == *'{out}'* ]] && mkdir -p "$out"
+  rm -rf "$out"; [[ "${cfg[$i.args]:-}${cfg[$i.command]:-}${cfg[$i.expect-data]:-}${cfg[$i.expect-file]:-}" == *'{out}'* ]] && mkdir -p "$out"
   read -ra qargs <<<"$(sub "${cfg[$i.args]:-}")"
   read -ra envs <<<"$(sub "${cfg[$i.env]:-}")"
   qargs=(--log "$log" --machine "${cfg[$i.machine]:-powernv9}" --smp "${cfg[$i.smp]:-4}"
@@ -321,10 +323,25 @@ run_qemu_check() { # index log
     summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -1)
     p=$(echo "${summary:-0 passed, 0 failed}" | awk '{print $1}')
     f=$(echo "${summary:-0 passed, 0 failed}" | awk '{print $3}')
-    grep -E '^test .* FAILED' "$log" | sed "s/^/  [$name] /"
-    while read -r line; do e_notes+=("$name: $line"); done < <(grep -E '^test .* FAILED' "$log")
+    grep -E '^ *not ok [0-9]+ ' "$log" | grep -v -E '^not ok' | sed "s/^ */  [$name] /"
+    while read -r line; do e_notes+=("$name: $line"); done < <(grep -E '^ +not ok [0-9]+ ' "$log" | sed 's/^ *//')
     if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
       f=1; e_notes+=("$name: run failed without a failing test ($(grep -m1 '^FATAL' "$log" || echo "exit $rc"))")
+    fi
+    # The KTAP document must be valid KTAP v1 and agree with the summary
+    # line: its leaf results and its "# Totals:" line against "N passed, N
+    # failed" (a skip counts neither way in both).
+    if [ -n "$summary" ]; then
+      line=$(target/release/ktap-check "$log" 2>&1)
+      if [[ $line =~ ^ktap:\ pass:([0-9]+)\ fail:([0-9]+)\ skip:[0-9]+\ suites:[0-9]+\ totals-line:yes$ ]]; then
+        if [ "${BASH_REMATCH[1]}" != "$p" ] || [ "${BASH_REMATCH[2]}" != "$f" ]; then
+          finding "$log" "$name: KTAP counts ($line) differ from the summary line '$summary'"
+          f=$((f + 1)); e_notes+=("$name: KTAP totals differ from '$summary' ($line)")
+        fi
+      else
+        finding "$log" "$name: the KTAP output is not valid or has no Totals line: $line"
+        f=$((f + 1)); e_notes+=("$name: KTAP check failed: $line")
+      fi
     fi
     e_pass=$((e_pass + p)); e_fail=$((e_fail + f))
     echo "qemu $name: $p passed, $f failed (exit $rc)"
@@ -332,8 +349,17 @@ run_qemu_check() { # index log
     ;;
 
   run)
-    env "${envs[@]}" ./qemu-run.sh "${qargs[@]}" >/dev/null 2>&1
-    rc=$?
+    if [ -n "${cfg[$i.command]:-}" ]; then
+      # A check that is a command of its own (LAVA, kexec, cargo run, gdb):
+      # its output is the log; `timeout` bounds it like a QEMU run.
+      read -ra qargs <<<"$(sub "${cfg[$i.command]}")"
+      timeout -k 10 "${cfg[$i.timeout]}" env "${envs[@]}" "${qargs[@]}" >"$log" 2>&1
+      rc=$?
+      [ "$rc" != 124 ] || finding "$log" "$name: timed out after ${cfg[$i.timeout]}s waiting for '${cfg[$i.command]}' to finish"
+    else
+      env "${envs[@]}" ./qemu-run.sh "${qargs[@]}" >/dev/null 2>&1
+      rc=$?
+    fi
     ok=0
     if [ "${cfg[$i.exit]:-0}" = 0 ]; then
       [ "$rc" = 0 ] || { ok=1; finding "$log" "$name: qemu-run.sh exited $rc, not 0"; }
@@ -475,7 +501,8 @@ if [ ${#qemu[@]} -gt 0 ]; then
   # build is then a no-op.
   release=0
   for i in "${qemu[@]}"; do [[ " ${cfg[$i.args]:-} " == *" --bench "* || " ${cfg[$i.args]:-} " == *" --release "* ]] && release=1; done
-  { scripts/build-kernel.sh debug && { [ "$release" = 0 ] || { scripts/build-kernel.sh release \
+  { scripts/build-kernel.sh debug && /usr/bin/cargo build --quiet --release -p ktap --bin ktap-check \
+      && { [ "$release" = 0 ] || { scripts/build-kernel.sh release \
       && /usr/bin/cargo build --quiet --release -p benchplot; }; }; } >"$logs/build.log" 2>&1 &
   wait $! || echo "test.sh: the kernel build failed (see $logs/build.log); the QEMU checks will fail"
 fi

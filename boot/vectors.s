@@ -3,9 +3,17 @@
 # The first 0x8000 bytes of the image are laid out exactly as low physical
 # memory must look: offset 0 is the entry point, 0x100..0x4000 holds the
 # real-mode vectors, 0x4100..0x8000 the same vectors again for LPCR[AIL]=3
-# (interrupts taken with IR=DR=1 go to 0xc000000000004000 + vector). When the
-# image is loaded at physical 0 (kexec) they are already in place; otherwise
-# the kernel copies image[0x100..0x8000) to physical 0x100 (see trap.rs).
+# (interrupts taken with IR=DR=1 go to 0xc000000000004000 + vector). The image
+# is never loaded at physical 0: skiboot puts it at 0x20010000, and kexec
+# (petitboot) at Linux's `linux,kernel-end` rounded up to 64 KB (e.g.
+# 0x2890000). So the kernel copies image[0x100..0x8000) to physical 0x100
+# (see trap.rs; it would skip the copy if the image did run from 0).
+#
+# Offset 0x5c must stay unused: kexec-tools' purgatory writes a 32-bit word
+# there before it enters the image, because that is where a Linux image keeps
+# `__run_at_load` (set to 1 when the kernel must run where it was loaded,
+# i.e. a kdump kernel). The `.org 0x5c` below reserves it and fails the build
+# if the entry code ever grows into it.
 #
 # Each vector saves r12/r13 into a per-CPU scratch block and jumps to a common
 # stub in the same copy, which saves r10/r11/CTR and jumps through the
@@ -97,6 +105,10 @@ vec_nmi_common_\tag:
 _start:
     enter_little_endian
     b boot_start
+
+    .org 0x5c
+kexec_run_at_load_slot:         # written by kexec-tools' purgatory; never read
+    .long 0
 
     vector_area 0x0000, real
     vector_area 0x4000, ail

@@ -1,7 +1,13 @@
 #!/usr/bin/env bash
 # Idempotent, non-interactive setup for Debian 12 (run as root or with sudo).
-# Installs Debian's Rust 1.96 + std sources (for -Zbuild-std), ppc64le binutils and
-# QEMU 10 from bookworm-backports.
+# Installs Debian's Rust 1.96 + std sources (for -Zbuild-std), ppc64le binutils,
+# QEMU 10 from bookworm-backports, and for the lab checks: LAVA's dispatcher
+# (lava-run; ipmitool, which it requires to validate the POWER9 job),
+# gdb-multiarch, cpio and gzip (the kexec initramfs).
+#
+# lava-dispatcher depends on qemu-system-x86, whose bookworm build conflicts
+# with backports' QEMU 10 (qemu-system-common): both QEMUs come from
+# bookworm-backports, installed before the dispatcher.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
@@ -14,7 +20,10 @@ have_all() {
   command -v powerpc64le-linux-gnu-ld >/dev/null &&
   command -v qemu-system-ppc64 >/dev/null &&
   qemu-system-ppc64 --version | grep -qE 'version (9|[1-9][0-9])\.' &&
-  [ -f /usr/share/qemu/skiboot.lid ]
+  [ -f /usr/share/qemu/skiboot.lid ] &&
+  command -v lava-run >/dev/null && command -v ipmitool >/dev/null &&
+  command -v gdb-multiarch >/dev/null &&
+  command -v cpio >/dev/null && command -v gzip >/dev/null
 }
 
 if have_all; then
@@ -58,7 +67,9 @@ $SUDO apt-get update -qq -o Acquire::Retries=3 || $SUDO apt-get update -qq -o Ac
 $SUDO apt-get install -y -qq -o Acquire::Retries=3 --no-install-recommends \
   rustc-web cargo-web rust-web-src binutils-powerpc64le-linux-gnu python3
 $SUDO apt-get install -y -qq -o Acquire::Retries=3 --no-install-recommends \
-  -t bookworm-backports qemu-system-ppc
+  -t bookworm-backports qemu-system-ppc qemu-system-x86
+$SUDO apt-get install -y -qq -o Acquire::Retries=3 --no-install-recommends \
+  lava-dispatcher gdb-multiarch cpio gzip ipmitool
 
 if ! have_all; then
   echo "setup: ERROR: toolchain still incomplete after install" >&2

@@ -52,6 +52,16 @@ pub fn cpu_setup() {
     // No hypervisor-decrementer or virtualization interrupts; externals (unused)
     // go to the hypervisor (LPES=0). AIL stays 0 until the MMU is on.
     let lpcr = lpcr & !(arch::LPCR_HDICE | arch::LPCR_HVICE | arch::LPCR_LPES | arch::LPCR_AIL);
+    // Whatever ran before us: skiboot leaves 0x0040000001d0a000; Linux
+    // handing over through kexec leaves LD (a 56-bit decrementer), HEIC,
+    // HVEE and more PECE wake-ups set (0x0040400001d2f010). Reset those to
+    // skiboot's state, so that the kernel runs the same under both.
+    let reset = (lpcr & !(arch::LPCR_LD | arch::LPCR_HEIC | arch::LPCR_HVEE | arch::LPCR_PECE))
+        | arch::LPCR_PECE_SKIBOOT;
+    if reset != lpcr && percpu::cpu_id() == percpu::boot_cpu() {
+        println!("LPCR: reset {lpcr:#018x} -> {reset:#018x} (LD, HEIC, HVEE, PECE as skiboot leaves them)");
+    }
+    let lpcr = reset;
     // SAFETY: the bits cleared only stop interrupt sources we do not use and
     // keep interrupt delivery in real mode at the vectors we installed.
     unsafe { arch::mtspr::<{ arch::SPR_LPCR }>(lpcr) };
@@ -73,7 +83,8 @@ extern "C" {
 }
 
 /// Bytes of kernel stack per secondary CPU.
-pub const STACK_SIZE: u64 = 128 * 1024;
+/// (Backtraces bound their walk by it: `exit::SECONDARY_STACK_BYTES`.)
+pub const STACK_SIZE: u64 = crate::sys::exit::SECONDARY_STACK_BYTES;
 
 /// Starts every other thread in the CPU list and prints `cpus online: K/N`
 /// and the time from kernel entry; fails the run naming the threads that did

@@ -95,7 +95,11 @@ fn run(cfg: &'static Config<'static>) -> ! {
     match cfg.run.mode {
         RunMode::Boot => exit::success(),
         RunMode::Test => {
-            let suites = [boot_tests::TESTS, mm::tests::TESTS, walk::tests::TESTS];
+            let suites = [
+                ktest::Suite { name: "boot", tests: boot_tests::TESTS },
+                ktest::Suite { name: "mm", tests: mm::tests::TESTS },
+                ktest::Suite { name: "walk", tests: walk::tests::TESTS },
+            ];
             let (passed, failed) = ktest::run_all(&cfg.test, &suites);
             println!("{passed} passed, {failed} failed");
             if failed == 0 {
@@ -113,5 +117,7 @@ fn run(cfg: &'static Config<'static>) -> ! {
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo) -> ! {
     let cpu = if arch::r13() == 0 { 0 } else { percpu::cpu_id() };
+    println!("panic on cpu {cpu}: {info}");
+    exit::backtrace_here();
     exit::fail(format_args!("panic on cpu {cpu}: {info}"))
 }

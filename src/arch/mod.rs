@@ -272,6 +272,26 @@ pub fn toc() -> u64 {
     v
 }
 
+/// The stack pointer (r1) of the caller: where a backtrace starts.
+#[inline(always)]
+pub fn stack_pointer() -> u64 {
+    let v: u64;
+    // SAFETY: reading a register.
+    unsafe { asm!("mr {0}, 1", out(reg) v, options(nomem, nostack, preserves_flags)) };
+    v
+}
+
+/// Reads one 64-bit word for a backtrace.
+///
+/// # Safety
+/// `addr` must be 8-byte aligned and mapped (a word of a kernel stack).
+#[inline(always)]
+pub unsafe fn read_stack_word(addr: u64) -> u64 {
+    // SAFETY: forwarded to the caller; volatile because the stack may belong
+    // to a frame the compiler considers dead.
+    unsafe { core::ptr::read_volatile(addr as *const u64) }
+}
+
 /// `tlbie` (global) or `tlbiel` (local) with operands from the `radix` crate.
 /// The instruction fields RIC/PRS/R must be immediates, hence the match.
 ///

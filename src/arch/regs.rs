@@ -31,6 +31,19 @@ pub const LPCR_LPES: u64 = 0x0c;
 pub const LPCR_HVICE: u64 = 0x2;
 /// Hypervisor decrementer interrupt conditionally enabled.
 pub const LPCR_HDICE: u64 = 0x1;
+/// Large decrementer (LPCR bit 46): DEC becomes 56 bits wide.
+pub const LPCR_LD: u64 = 0x0002_0000;
+/// Hypervisor external interrupt control (bit 59).
+pub const LPCR_HEIC: u64 = 0x10;
+/// Hypervisor virtualization exit enable (bit 17): wake from stop on a
+/// hypervisor virtualization interrupt.
+pub const LPCR_HVEE: u64 = 0x0000_4000_0000_0000;
+/// Power-saving exit cause enables (bits 47:51: directed privileged and
+/// hypervisor doorbells, external, decrementer, other).
+pub const LPCR_PECE: u64 = 0x0001_f000;
+/// The PECE bits skiboot leaves set: hypervisor doorbell (0x8000) and
+/// decrementer (0x2000) wake a thread from `stop`.
+pub const LPCR_PECE_SKIBOOT: u64 = 0xa000;
 
 /// msgsnd/msgclr message type 5 (hypervisor doorbell, "server" type), RB bits 32:36.
 pub const DOORBELL_TYPE_HV: u64 = 5 << 27;

@@ -3,7 +3,7 @@
 //! Every vector lands in `trap_dispatch` with a full register frame. Expected
 //! interrupts (decrementer, doorbell, probe faults, program-check hooks) are
 //! handled; anything else prints vector, (H)SRR0/1, DAR, DSISR, LR, MSR, the
-//! CPU and all GPRs, and fails the run.
+//! CPU, all GPRs and a backtrace of the interrupted code, and fails the run.
 
 use core::sync::atomic::{AtomicUsize, Ordering::*};
 
@@ -151,7 +151,7 @@ fn time_tick(tf: &TrapFrame) {
     pc.ticks.fetch_add(1, Relaxed);
     pc.progress.fetch_add(1, Relaxed);
     pc.last_tick_pc.store(tf.srr0, Relaxed);
-    watchdog::tick();
+    watchdog::tick(regs_of(tf));
 }
 
 fn data_fault(tf: &mut TrapFrame) {
@@ -187,7 +187,12 @@ fn program_trap(tf: &mut TrapFrame) {
     tf.srr0 += 4;
 }
 
-/// Prints the full register report for `tf` and fails the run.
+/// Where the interrupted code was: the start of its backtrace.
+fn regs_of(tf: &TrapFrame) -> exit::Regs {
+    exit::Regs { pc: tf.srr0, lr: tf.lr, sp: tf.gpr[1] }
+}
+
+/// Prints the full register report and the backtrace for `tf` and fails the run.
 pub fn fatal(tf: &TrapFrame, why: &str) -> ! {
     let pc = percpu::this();
     let (s0, s1) = if tf.hv != 0 { ("HSRR0", "HSRR1") } else { ("SRR0", "SRR1") };
@@ -217,6 +222,7 @@ pub fn fatal(tf: &TrapFrame, why: &str) -> ! {
             tf.gpr[r + 3]
         );
     }
+    exit::backtrace(regs_of(tf), true);
     exit::fail(format_args!(
         "{why}: vector {:#x} ({}) on cpu {} at {s0}={:#x}",
         tf.vector,

@@ -12,7 +12,10 @@
 //! host is not reported as a stuck CPU. The report names the CPU, its last
 //! PC and job, and the checker's tick count.
 //!
-//! The boot CPU's tick also enforces the deadline of the running test.
+//! Every CPU's tick also enforces the deadline of the running test: a test
+//! past it fails the run as a KTAP `# TIMEOUT`, with a backtrace of where
+//! the tick interrupted it when the tick came on the test's own CPU. A stuck CPU's report carries its last
+//! timer PC as a backtrace frame (its stack cannot be walked from here).
 
 use core::sync::atomic::{AtomicPtr, AtomicU64, Ordering::*};
 
@@ -21,6 +24,7 @@ use super::{exit, percpu, time};
 static LIMIT_TB: AtomicU64 = AtomicU64::new(0);
 static TEST_DEADLINE_TB: AtomicU64 = AtomicU64::new(0);
 static TEST_START_TB: AtomicU64 = AtomicU64::new(0);
+static TEST_CPU: AtomicU64 = AtomicU64::new(0);
 static TEST_NAME: AtomicPtr<&'static str> = AtomicPtr::new(core::ptr::null_mut());
 
 /// Enables the watchdog with a limit of `ms` milliseconds (0 = off).
@@ -48,6 +52,7 @@ pub fn set_test_deadline(test: Option<(&'static &'static str, u64)>) {
             let now = time::now();
             TEST_NAME.store(name as *const &str as *mut &str, Relaxed);
             TEST_START_TB.store(now, Relaxed);
+            TEST_CPU.store(percpu::cpu_id() as u64, Relaxed);
             TEST_DEADLINE_TB.store(now + ticks, Release);
         }
         None => TEST_DEADLINE_TB.store(0, Release),
@@ -60,17 +65,28 @@ fn next_online(cpu: usize) -> usize {
     (1..n).map(|d| (cpu + d) % n).find(|&c| percpu::get(c).online.load(Acquire)).unwrap_or(cpu)
 }
 
-/// Decrementer hook, on every CPU.
-pub fn tick() {
+/// Decrementer hook, on every CPU; `at` is where the tick interrupted.
+pub fn tick(at: exit::Regs) {
     let now = time::now();
     let deadline = TEST_DEADLINE_TB.load(Acquire);
-    if deadline != 0 && now > deadline {
+    // The test's own CPU gets the first 500 ms past the deadline to see it
+    // (its backtrace shows where the test hung); any other CPU reports it
+    // after that (the test's CPU may hang with EE=0 and never tick).
+    let runner = TEST_CPU.load(Relaxed);
+    let grace = if runner == percpu::cpu_id() as u64 { 0 } else { time::ms(500) };
+    if deadline != 0 && now > deadline + grace {
         let name = TEST_NAME.load(Relaxed);
         // SAFETY: TEST_NAME only ever holds a pointer to a `&'static str`
         // (set together with the deadline).
         let name: &str = if name.is_null() { "?" } else { unsafe { *name } };
         let ms = time::tb_to_ms(now - TEST_START_TB.load(Relaxed));
-        exit::fail(format_args!(
+        // If the tick interrupted the hung test on its own CPU, show where.
+        if runner == percpu::cpu_id() as u64 {
+            exit::backtrace(at, true);
+        } else {
+            println!("backtrace: none (the test runs on cpu {runner}; its deadline was seen by this cpu)");
+        }
+        exit::fail_timeout(format_args!(
             "test `{name}` timed out after {ms} ms (hang; caught by cpu {})",
             percpu::cpu_id()
         ));
@@ -98,6 +114,10 @@ pub fn tick() {
     let ticks_due = limit / time::TICK_TB;
     if stalled > limit && my_ticks >= ticks_due / 2 {
         let job = pc.job_started_tb.load(Relaxed);
+        // The stuck CPU runs with EE=0 and cannot be asked for its stack;
+        // its last timer PC is the best there is, symbolized like a frame.
+        println!("watchdog: cpu {target}: last pc seen by its timer, as a backtrace frame:");
+        exit::backtrace(exit::Regs { pc: pc.last_tick_pc.load(Relaxed), lr: 0, sp: 0 }, false);
         exit::fail(format_args!(
             "watchdog: cpu {target} (PIR {:#x}) made no progress for {} ms (its progress count stayed at {seen} \
              while cpu {} ran {my_ticks} timer ticks); last pc seen by its timer {:#x}, timer ticks {}, {} \

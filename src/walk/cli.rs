@@ -41,6 +41,9 @@ fn run_table(cfg: &Config) -> bool {
         rows.push((st, r));
     }
     report::summary_table(&rows);
+    // The verdicts as KTAP test results, for labs (ok: PASS or CAUGHT).
+    let ktap: Vec<_> = rows.iter().map(|(st, r)| (st.name(), r.ok(), r.verdict().name())).collect();
+    crate::ktest::report_results("stress", &ktap);
     if let Some(s) = crate::mm::shadow::stats() {
         println!("POWER9 model: {s}");
     }
