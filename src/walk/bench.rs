@@ -4,7 +4,7 @@
 //! counting registry).
 //!
 //! One boot runs the whole matrix, so every ratio compares numbers measured
-//! in the same run: strategies {ipi, count, count-wait, percpu, rcu} ×
+//! in the same run: strategies {ipi, count, count-atomic, count-wait, percpu, rcu} ×
 //! CPUs {1, 2, 4, 8, 16} (those online; the others stay idle in `stop` and
 //! never join the mm) × load {idle, walkers, busy}:
 //!
@@ -61,7 +61,7 @@ impl Load {
     }
 }
 
-const STRATEGIES: [Strategy; 5] = Strategy::CORRECT;
+const STRATEGIES: [Strategy; 6] = Strategy::CORRECT;
 
 static STOP: AtomicBool = AtomicBool::new(false);
 static READY: AtomicU64 = AtomicU64::new(0);
@@ -286,23 +286,30 @@ pub fn run(cfg: &Config) -> ! {
     // is compared with the unregistered walk *of the same round*, so slow
     // drift of the host cancels; the median of those ratios is reported.
     let (rounds, slice) = if quick { (9, time::ms(20)) } else { (41, time::ms(40)) };
-    let all: [Strategy; 6] =
-        [Strategy::None, STRATEGIES[0], STRATEGIES[1], STRATEGIES[2], STRATEGIES[3], STRATEGIES[4]];
+    let all: [Strategy; 7] = [
+        Strategy::None,
+        STRATEGIES[0],
+        STRATEGIES[1],
+        STRATEGIES[2],
+        STRATEGIES[3],
+        STRATEGIES[4],
+        STRATEGIES[5],
+    ];
     let mm = Mm::new();
     let arena = Arena::new_thp_spare(mm, 8, 0);
     mm.switch_to();
     walker_rate(&arena, Strategy::None, slice); // warm-up (translation of new code)
-    let mut ratios: Vec<[f64; 6]> = Vec::new();
-    let mut rate_sum = [0u64; 6];
+    let mut ratios: Vec<[f64; 7]> = Vec::new();
+    let mut rate_sum = [0u64; 7];
     for round in 0..rounds {
-        let mut rates = [0u64; 6];
+        let mut rates = [0u64; 7];
         for k in 0..all.len() {
             let i = (k + round) % all.len();
             rates[i] = walker_rate(&arena, all[i], slice).max(1);
             rate_sum[i] += rates[i];
         }
-        let mut r = [0f64; 6];
-        for i in 0..6 {
+        let mut r = [0f64; 7];
+        for i in 0..7 {
             r[i] = rates[0] as f64 / rates[i] as f64;
         }
         ratios.push(r);

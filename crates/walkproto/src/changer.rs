@@ -2,10 +2,11 @@
 //! the counter handshake, and the `percpu` flags. (`rcu` is in
 //! [`crate::rcu`].)
 
+use crate::events::Ev;
 use crate::platform::Deadline;
 use crate::sync::Ordering;
 use crate::words::{WalkerWords, Word};
-use crate::{counter, Barrier, CpuMask, MmSync, Platform, Registry, SerializeStats, SyncError};
+use crate::{counter, Barrier, Counter, CpuMask, MmSync, Platform, Registry, SerializeStats, SyncError};
 
 impl<const CPUS: usize, const SLOTS: usize> Registry<CPUS, SLOTS> {
     /// `ipi`/`ipi-nowait`: IPI the online CPUs of `mm_cpumask` but this one.
@@ -17,7 +18,31 @@ impl<const CPUS: usize, const SLOTS: usize> Registry<CPUS, SLOTS> {
         platform: &P,
     ) -> Result<SerializeStats, SyncError> {
         let targets = mm_cpumask.and(platform.online_cpus()).without(platform.this_cpu());
-        send_ipis(mm, targets, wait, platform)
+        self.send_ipis(mm, targets, wait, platform)
+    }
+
+    /// Counts what the counter handshake just did: the fence and the words
+    /// read (`reads` reloads of the count, `first` its first value).
+    fn note_count(
+        &self,
+        cpu: usize,
+        counter: Counter,
+        barrier: Barrier,
+        online: CpuMask,
+        reads: u64,
+        first: usize,
+    ) {
+        match barrier {
+            Barrier::Sync => self.note(cpu, Ev::FullFences, 1),
+            Barrier::Lwsync => self.note(cpu, Ev::Lwsyncs, 1),
+            Barrier::NoFence => {}
+        }
+        if barrier != Barrier::NoFence {
+            // The acquire fence after each read of the count.
+            self.note(cpu, Ev::Lwsyncs, reads);
+        }
+        self.note(cpu, Ev::RemoteLoads, reads * counter::words_read(counter, online));
+        self.note(cpu, Ev::WalkersSeen, first as u64);
     }
 
     /// `count` family: fence, read the count; IPI `mm_cpumask` and wait only
@@ -26,11 +51,14 @@ impl<const CPUS: usize, const SLOTS: usize> Registry<CPUS, SLOTS> {
     pub(crate) fn ipi_if_walkers<P: Platform>(
         &self,
         mm: &MmSync,
+        counter: Counter,
         mm_cpumask: CpuMask,
         barrier: Barrier,
         platform: &P,
     ) -> Result<SerializeStats, SyncError> {
-        let walkers = counter::observe(mm, platform.online_cpus(), barrier);
+        let online = platform.online_cpus();
+        let walkers = counter::observe(mm, counter, online, barrier);
+        self.note_count(platform.this_cpu(), counter, barrier, online, 1, walkers);
         if walkers == 0 {
             return Ok(SerializeStats { skipped: true, ..SerializeStats::default() });
         }
@@ -42,21 +70,29 @@ impl<const CPUS: usize, const SLOTS: usize> Registry<CPUS, SLOTS> {
     pub(crate) fn wait_walkers_gone<P: Platform>(
         &self,
         mm: &MmSync,
+        counter: Counter,
         barrier: Barrier,
         platform: &P,
     ) -> Result<SerializeStats, SyncError> {
-        let first = counter::observe(mm, platform.online_cpus(), barrier);
+        let online = platform.online_cpus();
+        let first = counter::observe(mm, counter, online, barrier);
         let deadline = Deadline::start(platform);
         let mut walkers = first;
         let mut spins = 0;
         while walkers != 0 {
             if deadline.expired(platform) {
+                let cpu = platform.this_cpu();
+                self.note_count(cpu, counter, barrier, online, 1 + spins, first);
+                self.note(cpu, Ev::Spins, spins);
                 return Err(SyncError::WalkersRemain { mm: mm.id(), walkers, spins });
             }
             platform.relax();
             spins += 1;
-            walkers = counter::reload(mm, platform.online_cpus(), barrier);
+            walkers = counter::reload(mm, counter, online, barrier);
         }
+        let cpu = platform.this_cpu();
+        self.note_count(cpu, counter, barrier, online, 1 + spins, first);
+        self.note(cpu, Ev::Spins, spins);
         Ok(SerializeStats { skipped: first == 0, walkers_seen: first, spins, ..SerializeStats::default() })
     }
 
@@ -73,7 +109,34 @@ impl<const CPUS: usize, const SLOTS: usize> Registry<CPUS, SLOTS> {
             .online(platform)
             .filter(|&cpu| cpu != me && self.cpus[cpu].walking.load(Ordering::Acquire) == mm.id())
             .collect();
-        send_ipis(mm, targets, true, platform)
+        self.note(me, Ev::FullFences, 1);
+        self.note(me, Ev::RemoteLoads, self.online(platform).filter(|&cpu| cpu != me).count() as u64);
+        self.note(me, Ev::WalkersSeen, targets.count() as u64);
+        self.send_ipis(mm, targets, true, platform)
+    }
+
+    /// Sends IPIs to `targets` (none sent, and `skipped`, if it is empty).
+    fn send_ipis<P: Platform>(
+        &self,
+        mm: &MmSync,
+        targets: CpuMask,
+        wait: bool,
+        platform: &P,
+    ) -> Result<SerializeStats, SyncError> {
+        if targets.is_empty() {
+            return Ok(SerializeStats { skipped: true, ..SerializeStats::default() });
+        }
+        let cpu = platform.this_cpu();
+        let ipi = platform.ipi_and_wait(targets, wait).map_err(|timeout| {
+            self.note(cpu, Ev::Ipis, targets.count() as u64);
+            SyncError::Ipi { mm: mm.id(), timeout }
+        })?;
+        self.note(cpu, Ev::Ipis, u64::from(ipi.sent));
+        if wait {
+            self.note(cpu, Ev::AcksWaited, targets.count() as u64);
+        }
+        self.note(cpu, Ev::Spins, ipi.spins);
+        Ok(SerializeStats { targets, ipis: ipi.sent, spins: ipi.spins, ..SerializeStats::default() })
     }
 }
 
@@ -92,19 +155,4 @@ pub(crate) fn flag_enter<W: WalkerWords>(walker: &mut W, mm_id: u32) -> u32 {
 #[inline]
 pub(crate) fn flag_exit<W: WalkerWords>(walker: &mut W, previous: u32) {
     walker.store_exit(Word::Flag, u64::from(previous), Ordering::Release);
-}
-
-/// Sends IPIs to `targets` (none sent, and `skipped`, if it is empty).
-fn send_ipis<P: Platform>(
-    mm: &MmSync,
-    targets: CpuMask,
-    wait: bool,
-    platform: &P,
-) -> Result<SerializeStats, SyncError> {
-    if targets.is_empty() {
-        return Ok(SerializeStats { skipped: true, ..SerializeStats::default() });
-    }
-    let ipi =
-        platform.ipi_and_wait(targets, wait).map_err(|timeout| SyncError::Ipi { mm: mm.id(), timeout })?;
-    Ok(SerializeStats { targets, ipis: ipi.sent, spins: ipi.spins, ..SerializeStats::default() })
 }

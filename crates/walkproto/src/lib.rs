@@ -11,6 +11,7 @@
 //! |---|---|---|
 //! | `ipi` | EE=0 | IPI `mm_cpumask`, wait |
 //! | `count` | `count+=1; sync` … `count-=1` (release), EE=0 | `sync`; IPI `mm_cpumask` if count > 0 |
+//! | `count-atomic` | `atomic_inc(mm); sync` … `atomic_dec` (release), EE=0 | as `count` |
 //! | `count-wait` | as `count` | `sync`; spin until count = 0 |
 //! | `percpu` | `flag=mm; sync` … `flag=0` (release), EE=0 | `sync`; IPI the CPUs flagged with this mm |
 //! | `rcu` | enter read side; `sync` … report quiescent state | wait for / defer past a grace period |
@@ -46,6 +47,7 @@ mod changer;
 mod counter;
 mod cpumask;
 mod error;
+mod events;
 mod mm;
 mod platform;
 mod rcu;
@@ -62,9 +64,10 @@ mod litmus;
 
 pub use cpumask::{CpuMask, Iter as CpuMaskIter, MAX_CPUS};
 pub use error::{FreeOutcome, SerializeStats, SyncError};
+pub use events::{ChangerEvents, WalkerEvents};
 pub use mm::MmSync;
 pub use platform::{IpiStats, IpiTimeout, Platform};
 pub use registry::{Registry, DEFER_SLOTS};
-pub use strategy::{Barrier, Strategy, UnknownStrategy};
+pub use strategy::{Barrier, Counter, Strategy, UnknownStrategy};
 pub use walk::WalkGuard;
 pub use weak::WeakMemory;

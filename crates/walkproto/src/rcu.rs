@@ -22,6 +22,7 @@
 //! grace period), or the start's `sync` is after the deferrer's in the
 //! `sync` order, so every reader the snapshot missed reads the new PMD.
 
+use crate::events::Ev;
 use crate::platform::Deadline;
 use crate::sync::{array_of, loom_const_fn, AtomicBool, AtomicU64, AtomicU8, Ordering};
 use crate::words::{WalkerWords, Word};
@@ -117,16 +118,19 @@ impl<const SLOTS: usize> DeferQueue<SLOTS> {
     }
 
     /// Queues `table` until the sequence reaches `cookie`; false if full.
-    fn push(&self, table: u64, cookie: u64) -> bool {
+    /// Also returns the compare-and-swaps tried (event accounting).
+    fn push(&self, table: u64, cookie: u64) -> (bool, u64) {
+        let mut tries = 0;
         let Some(slot) = self.slots.iter().find(|slot| {
+            tries += 1;
             slot.state.compare_exchange(EMPTY, FILLING, Ordering::Acquire, Ordering::Relaxed).is_ok()
         }) else {
-            return false;
+            return (false, tries);
         };
         slot.table.store(table, Ordering::Relaxed);
         slot.cookie.store(cookie, Ordering::Relaxed);
         slot.state.store(READY, Ordering::Release);
-        true
+        (true, tries)
     }
 
     /// Whether some queued table needs a grace period beyond sequence `seq`.
@@ -136,10 +140,13 @@ impl<const SLOTS: usize> DeferQueue<SLOTS> {
         })
     }
 
-    /// Frees every queued table whose cookie is at most `done`.
-    pub(crate) fn take_completed(&self, done: u64, mut free: impl FnMut(u64)) -> usize {
+    /// Frees every queued table whose cookie is at most `done`. Returns
+    /// how many, and the compare-and-swaps tried (event accounting).
+    pub(crate) fn take_completed(&self, done: u64, mut free: impl FnMut(u64)) -> (usize, u64) {
         let mut freed = 0;
+        let mut tries = 0;
         for slot in &self.slots {
+            tries += 1;
             if slot.state.compare_exchange(READY, FREEING, Ordering::Acquire, Ordering::Relaxed).is_err() {
                 continue;
             }
@@ -151,7 +158,7 @@ impl<const SLOTS: usize> DeferQueue<SLOTS> {
             slot.state.store(EMPTY, Ordering::Release);
             freed += 1;
         }
-        freed
+        (freed, tries)
     }
 
     /// Slots not empty.
@@ -183,11 +190,24 @@ impl<const CPUS: usize, const SLOTS: usize> Registry<CPUS, SLOTS> {
         Barrier::Sync.fence();
         let deadline = Deadline::start(platform);
         let mut stats = SerializeStats { skipped: true, ..SerializeStats::default() };
+        let me = platform.this_cpu();
+        self.note(me, Ev::FullFences, 1);
         for cpu in self.online(platform) {
             let snap = self.cpus[cpu].reader.load(Ordering::Acquire);
+            self.note(me, Ev::RemoteLoads, 1);
             if depth(snap) != 0 {
                 stats.skipped = false;
-                stats.spins += self.wait_quiescent(cpu, snap, &deadline, platform)?;
+                stats.walkers_seen += 1;
+                self.note(me, Ev::WalkersSeen, 1);
+                let spins = self.wait_quiescent(cpu, snap, &deadline, platform);
+                let spun = match spins {
+                    Ok(n) => n,
+                    Err(SyncError::GracePeriodStalled { spins, .. }) => spins,
+                    Err(_) => 0,
+                };
+                self.note(me, Ev::Spins, spun);
+                self.note(me, Ev::RemoteLoads, spun + 1);
+                stats.spins += spins?;
             }
         }
         Ok(stats)
@@ -224,9 +244,10 @@ impl<const CPUS: usize, const SLOTS: usize> Registry<CPUS, SLOTS> {
 
     /// Cookie for a table unlinked before this call: the sequence value at
     /// which a grace period that started after the unlink has completed.
-    fn gp_cookie(&self) -> u64 {
+    fn gp_cookie(&self, cpu: usize) -> u64 {
         Barrier::Sync.fence();
         let seq = self.gp.seq.load(Ordering::Relaxed);
+        self.note(cpu, Ev::FullFences, 1);
         (seq + 3) & !1
     }
 
@@ -238,8 +259,11 @@ impl<const CPUS: usize, const SLOTS: usize> Registry<CPUS, SLOTS> {
         table: u64,
         free: &mut impl FnMut(u64),
     ) -> Result<FreeOutcome, SyncError> {
-        let cookie = self.gp_cookie();
-        if self.deferred.push(table, cookie) || self.push_after_reclaim(platform, table, cookie, free) {
+        let cpu = platform.this_cpu();
+        let cookie = self.gp_cookie(cpu);
+        let (pushed, tries) = self.deferred.push(table, cookie);
+        self.note(cpu, Ev::SharedRmws, tries);
+        if pushed || self.push_after_reclaim(platform, table, cookie, free) {
             // Start the grace period now (as `call_rcu` kicks the machine),
             // so readers that begin after this point cannot delay it.
             self.advance_grace_period(platform);
@@ -259,13 +283,16 @@ impl<const CPUS: usize, const SLOTS: usize> Registry<CPUS, SLOTS> {
         free: &mut impl FnMut(u64),
     ) -> bool {
         self.reclaim(platform, &mut *free);
-        self.deferred.push(table, cookie)
+        let (pushed, tries) = self.deferred.push(table, cookie);
+        self.note(platform.this_cpu(), Ev::SharedRmws, tries);
+        pushed
     }
 
     /// Moves the grace-period machine as far as it can go without waiting
     /// (finish the current one, start the next, finish it if nobody reads).
     pub(crate) fn advance_grace_period<P: Platform>(&self, platform: &P) {
         let locked = self.gp.busy.compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed);
+        self.note(platform.this_cpu(), Ev::SharedRmws, 1);
         if locked.is_err() {
             return;
         }
@@ -281,7 +308,7 @@ impl<const CPUS: usize, const SLOTS: usize> Registry<CPUS, SLOTS> {
     fn gp_step<P: Platform>(&self, platform: &P) -> bool {
         let seq = self.gp.seq.load(Ordering::Relaxed);
         if seq & 1 == 1 {
-            self.try_finish_gp(seq)
+            self.try_finish_gp(seq, platform.this_cpu())
         } else {
             self.try_start_gp(seq, platform)
         }
@@ -299,15 +326,24 @@ impl<const CPUS: usize, const SLOTS: usize> Registry<CPUS, SLOTS> {
             let word = if online.test(cpu) { self.cpus[cpu].reader.load(Ordering::Acquire) } else { 0 };
             snap.store(word, Ordering::Relaxed);
         }
+        let me = platform.this_cpu();
+        self.note(me, Ev::FullFences, 1);
+        self.note(me, Ev::GracePeriods, 1);
+        self.note(me, Ev::RemoteLoads, online.count() as u64);
         true
     }
 
     /// Completes the grace period in progress if every CPU has passed.
-    fn try_finish_gp(&self, seq: u64) -> bool {
+    fn try_finish_gp(&self, seq: u64, me: usize) -> bool {
+        let mut reads = 0;
         let all_passed = self.gp.snap.iter().enumerate().all(|(cpu, snap)| {
             let snap = snap.load(Ordering::Relaxed);
-            depth(snap) == 0 || passed(snap, self.cpus[cpu].reader.load(Ordering::Acquire))
+            depth(snap) == 0 || {
+                reads += 1;
+                passed(snap, self.cpus[cpu].reader.load(Ordering::Acquire))
+            }
         });
+        self.note(me, Ev::RemoteLoads, reads);
         if all_passed {
             self.gp.seq.store(seq + 1, Ordering::Release);
         }

@@ -3,6 +3,7 @@
 
 use core::fmt;
 
+use crate::events::{ChangerEvents, Ev, EventCell};
 use crate::rcu::{DeferQueue, GraceState};
 use crate::sync::{array_of, loom_const_fn, plain, AtomicU32, AtomicU64, Ordering};
 use crate::{
@@ -48,6 +49,8 @@ pub struct Registry<const CPUS: usize = MAX_CPUS, const SLOTS: usize = DEFER_SLO
     /// The emulation's settings. A lock because a `fn` pointer cannot live in
     /// an atomic without `unsafe`; read once per emulated walk.
     pub(crate) weak: spin::RwLock<Option<WeakMemory>>,
+    /// Changer-side event counters, one line per CPU (see [`ChangerEvents`]).
+    pub(crate) events: [EventCell; CPUS],
 }
 
 impl<const CPUS: usize, const SLOTS: usize> Registry<CPUS, SLOTS> {
@@ -62,6 +65,7 @@ impl<const CPUS: usize, const SLOTS: usize> Registry<CPUS, SLOTS> {
                 deferred: DeferQueue::new(),
                 weak_on: plain::AtomicBool::new(false),
                 weak: spin::RwLock::new(None),
+                events: array_of![EventCell::new(); CPUS],
             }
         }
     }
@@ -80,10 +84,26 @@ impl<const CPUS: usize, const SLOTS: usize> Registry<CPUS, SLOTS> {
         mm_cpumask: CpuMask,
         platform: &P,
     ) -> Result<SerializeStats, SyncError> {
-        if let Some(barrier) = strategy.counter_barrier() {
+        let stats = self.serialize_uncounted(strategy, mm, mm_cpumask, platform)?;
+        let cpu = platform.this_cpu();
+        self.note(cpu, Ev::Serializations, 1);
+        self.note(cpu, Ev::Skipped, u64::from(stats.skipped));
+        Ok(stats)
+    }
+
+    /// [`Registry::serialize`] without the per-call counters.
+    #[inline(always)]
+    fn serialize_uncounted<P: Platform>(
+        &self,
+        strategy: Strategy,
+        mm: &MmSync,
+        mm_cpumask: CpuMask,
+        platform: &P,
+    ) -> Result<SerializeStats, SyncError> {
+        if let (Some(counter), Some(barrier)) = (strategy.counter(), strategy.counter_barrier()) {
             return match strategy {
-                Strategy::CountWait => self.wait_walkers_gone(mm, barrier, platform),
-                _ => self.ipi_if_walkers(mm, mm_cpumask, barrier, platform),
+                Strategy::CountWait => self.wait_walkers_gone(mm, counter, barrier, platform),
+                _ => self.ipi_if_walkers(mm, counter, mm_cpumask, barrier, platform),
             };
         }
         match strategy {
@@ -94,6 +114,29 @@ impl<const CPUS: usize, const SLOTS: usize> Registry<CPUS, SLOTS> {
             // `none`; the counting strategies returned above.
             _ => Ok(SerializeStats::default()),
         }
+    }
+
+    /// Counts `n` changer events of kind `ev` on `cpu` (its own line).
+    #[inline(always)]
+    pub(crate) fn note(&self, cpu: usize, ev: Ev, n: u64) {
+        if n != 0 {
+            if let Some(cell) = self.events.get(cpu) {
+                cell.add(ev, n);
+            }
+        }
+    }
+
+    /// Every changer-side event counted so far, summed over all CPUs.
+    /// Subtract an earlier snapshot for what happened in between.
+    pub fn changer_events(&self) -> ChangerEvents {
+        self.events.iter().fold(ChangerEvents::default(), |sum, cell| sum.plus(cell.snapshot()))
+    }
+
+    /// The changer-side events counted on `cpu` (zero for a CPU beyond
+    /// `CPUS`): cheaper than [`Registry::changer_events`] when one CPU is
+    /// the only changer.
+    pub fn changer_events_on(&self, cpu: usize) -> ChangerEvents {
+        self.events.get(cpu).map_or(ChangerEvents::default(), EventCell::snapshot)
     }
 
     /// Frees a page-table page that the caller has already unlinked, once
@@ -129,7 +172,9 @@ impl<const CPUS: usize, const SLOTS: usize> Registry<CPUS, SLOTS> {
     pub fn reclaim<P: Platform>(&self, platform: &P, free: impl FnMut(u64)) -> usize {
         self.advance_grace_period(platform);
         let done = self.gp_sequence();
-        self.deferred.take_completed(done, free)
+        let (freed, tries) = self.deferred.take_completed(done, free);
+        self.note(platform.this_cpu(), Ev::SharedRmws, tries);
+        freed
     }
 
     /// Tables queued by `rcu` and not yet freed.

@@ -20,6 +20,12 @@ pub enum Strategy {
     /// full barrier (`sync`); the changer issues `sync`, reads the count and
     /// sends the `ipi` broadcast only if it is non-zero.
     Count,
+    /// The seed's exact counter (Bras v4): one atomic per mm that every
+    /// walker increments with a read-modify-write (`atomic_inc`, then
+    /// `smp_mb`) and decrements (release) after the walk; the changer is
+    /// `count`'s (`sync`, read, IPI `mm_cpumask` if non-zero). Its cost is
+    /// the cache line all walkers of the mm write; `count` shards it.
+    CountAtomic,
     /// Like `count` on the walker side; the changer spins until the count is
     /// zero instead of sending IPIs.
     CountWait,
@@ -47,9 +53,10 @@ pub enum Strategy {
 
 impl Strategy {
     /// Every strategy, correct ones first.
-    pub const ALL: [Strategy; 9] = [
+    pub const ALL: [Strategy; 10] = [
         Strategy::Ipi,
         Strategy::Count,
+        Strategy::CountAtomic,
         Strategy::CountWait,
         Strategy::PerCpu,
         Strategy::Rcu,
@@ -60,8 +67,14 @@ impl Strategy {
     ];
 
     /// The strategies that must never let a walker see a freed table.
-    pub const CORRECT: [Strategy; 5] =
-        [Strategy::Ipi, Strategy::Count, Strategy::CountWait, Strategy::PerCpu, Strategy::Rcu];
+    pub const CORRECT: [Strategy; 6] = [
+        Strategy::Ipi,
+        Strategy::Count,
+        Strategy::CountAtomic,
+        Strategy::CountWait,
+        Strategy::PerCpu,
+        Strategy::Rcu,
+    ];
 
     /// The negative controls: a detector must catch each of them.
     pub const NEGATIVE: [Strategy; 4] =
@@ -72,6 +85,7 @@ impl Strategy {
         match self {
             Strategy::Ipi => "ipi",
             Strategy::Count => "count",
+            Strategy::CountAtomic => "count-atomic",
             Strategy::CountWait => "count-wait",
             Strategy::PerCpu => "percpu",
             Strategy::Rcu => "rcu",
@@ -102,8 +116,8 @@ impl Strategy {
     /// * `ipi`, `ipi-nowait`, `none`: the changer's only wait is for IPI
     ///   acknowledgements; an acknowledgement means the target *took an
     ///   interrupt*, which it can do only with EE=1, i.e. outside any walk.
-    /// * `count` (and its `-lwsync`/`-nobarrier` controls): when the count is
-    ///   non-zero the protection is that same IPI wait.
+    /// * `count`, `count-atomic` (and the `-lwsync`/`-nobarrier` controls):
+    ///   when the count is non-zero the protection is that same IPI wait.
     /// * `percpu`: the in-walk CPUs are IPIed and waited for, as above.
     /// * `count-wait`: the changer waits for the count itself to drop, which
     ///   only the walker's end-of-walk decrement does; no interrupt is
@@ -118,7 +132,8 @@ impl Strategy {
     /// Whether a walker on a CPU that is *not* in the mm's `mm_cpumask`
     /// (a "foreign" walker, e.g. KVM secondary threads) is protected.
     ///
-    /// `ipi` and the `count` family IPI only `mm_cpumask`, so no; `count-wait`
+    /// `ipi` and the `count` family (`count-atomic` too) IPI only
+    /// `mm_cpumask`, so no; `count-wait`
     /// waits on a counter every walker increments, `percpu` and `rcu` look at
     /// every online CPU, so yes. The controls protect nobody.
     pub const fn covers_foreign_walkers(self) -> bool {
@@ -132,16 +147,42 @@ impl Strategy {
     }
 
     /// The fence used by the counter handshake, if the strategy counts
-    /// walkers: `count`/`count-wait` use [`Barrier::Sync`], the controls
-    /// [`Barrier::Lwsync`] and [`Barrier::NoFence`].
+    /// walkers: `count`/`count-atomic`/`count-wait` use [`Barrier::Sync`],
+    /// the controls [`Barrier::Lwsync`] and [`Barrier::NoFence`].
     pub const fn counter_barrier(self) -> Option<Barrier> {
         match self {
-            Strategy::Count | Strategy::CountWait => Some(Barrier::Sync),
+            Strategy::Count | Strategy::CountAtomic | Strategy::CountWait => Some(Barrier::Sync),
             Strategy::CountLwsync => Some(Barrier::Lwsync),
             Strategy::CountNoBarrier => Some(Barrier::NoFence),
             _ => None,
         }
     }
+}
+
+impl Strategy {
+    /// Which walker count the strategy uses, if it counts walkers: one
+    /// shard per CPU (`count`, `count-wait`, the controls) or the mm's one
+    /// shared atomic (`count-atomic`).
+    pub const fn counter(self) -> Option<Counter> {
+        match (self, self.counter_barrier()) {
+            (_, None) => None,
+            (Strategy::CountAtomic, Some(_)) => Some(Counter::Shared),
+            (_, Some(_)) => Some(Counter::Sharded),
+        }
+    }
+}
+
+/// Where a counting strategy keeps the per-mm walker count.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Counter {
+    /// One word per CPU, written by its own CPU with a plain load and store
+    /// (`count`, `count-wait`, `count-lwsync`, `count-nobarrier`); the count
+    /// is the sum. No walker writes another CPU's line.
+    Sharded,
+    /// One atomic per mm, changed by every walker with an atomic
+    /// read-modify-write (`count-atomic`, the v4 patch's `atomic_t`): one
+    /// cache line that all walkers of the mm write.
+    Shared,
 }
 
 impl fmt::Display for Strategy {

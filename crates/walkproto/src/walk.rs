@@ -8,15 +8,16 @@ use crate::registry::DEFER_SLOTS;
 use crate::sync::plain;
 use crate::weak::Emulation;
 use crate::words::{Direct, WalkerWords};
-use crate::{counter, Barrier, MmSync, Registry, Strategy, MAX_CPUS};
+use crate::{counter, Barrier, Counter, MmSync, Registry, Strategy, MAX_CPUS};
 
 /// What a walk has to undo when it ends.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum Token {
     /// Nothing: the walker is protected by EE=0 alone.
     IrqsOff,
-    /// The mm's walker count was incremented with this barrier.
-    Counted(Barrier),
+    /// The mm's walker count (this counter) was incremented with this
+    /// barrier.
+    Counted(Counter, Barrier),
     /// This CPU's `percpu` flag was set; restore `previous` at the end.
     Flagged { previous: u32 },
     /// This CPU entered an `rcu` read-side section.
@@ -27,16 +28,17 @@ pub(crate) enum Token {
 /// stands for (the real atomics, a store buffer in front of them, or the
 /// litmus explorer's simulated memory).
 ///
-/// * `count` family: `walkers += 1` (relaxed), then the strategy's fence
-///   (`sync` for `count`/`count-wait`).
+/// * `count` family: `walkers += 1` (relaxed; `count-atomic`: an atomic
+///   add to the mm's shared count), then the strategy's fence (`sync` for
+///   `count`/`count-atomic`/`count-wait`).
 /// * `percpu`: this CPU's flag := mm id, then `sync`.
 /// * `rcu`: enter a read-side section on this CPU, then `sync`.
 /// * `ipi`, `ipi-nowait`, `none`: nothing (EE=0 is the protection).
 #[inline(always)]
 pub(crate) fn enter<W: WalkerWords>(strategy: Strategy, walker: &mut W, mm_id: u32) -> Token {
-    if let Some(barrier) = strategy.counter_barrier() {
-        counter::enter(walker, barrier);
-        return Token::Counted(barrier);
+    if let (Some(c), Some(barrier)) = (strategy.counter(), strategy.counter_barrier()) {
+        counter::enter(walker, c, barrier);
+        return Token::Counted(c, barrier);
     }
     match strategy {
         Strategy::PerCpu => Token::Flagged { previous: flag_enter(walker, mm_id) },
@@ -53,7 +55,7 @@ pub(crate) fn enter<W: WalkerWords>(strategy: Strategy, walker: &mut W, mm_id: u
 pub(crate) fn leave<W: WalkerWords>(token: Token, walker: &mut W) {
     match token {
         Token::IrqsOff => {}
-        Token::Counted(barrier) => counter::exit(walker, barrier),
+        Token::Counted(c, barrier) => counter::exit(walker, c, barrier),
         Token::Flagged { previous } => flag_exit(walker, previous),
         Token::Reader => reader_exit(walker),
     }
@@ -87,8 +89,9 @@ impl<const CPUS: usize, const SLOTS: usize> Registry<CPUS, SLOTS> {
     /// Starts a lockless walk of `mm` on CPU `cpu` (the executing CPU,
     /// a logical index below `CPUS`) under `strategy`.
     ///
-    /// * `count` family: `walkers += 1` (relaxed), then the strategy's fence
-    ///   (`sync` for `count`/`count-wait`).
+    /// * `count` family: `walkers += 1` (relaxed; `count-atomic`: an atomic
+    ///   add to the mm's shared count), then the strategy's fence (`sync`
+    ///   for `count`/`count-atomic`/`count-wait`).
     /// * `percpu`: this CPU's flag := mm id, then `sync`.
     /// * `rcu`: enter a read-side section on this CPU, then `sync`.
     /// * `ipi`, `ipi-nowait`, `none`: nothing (EE=0 is the protection).

@@ -8,6 +8,21 @@
 //! model or the deadline forces (see [`crate::storebuf`]). The walker's own
 //! loads of its words read the pending values; the end of the walk (a
 //! release store) publishes everything first.
+//!
+//! `count-atomic`'s increment is an atomic read-modify-write of a word
+//! other CPUs change too, so the buffer cannot hold a *value* for it (a
+//! late value would overwrite their updates). It holds the increment, and
+//! publication performs the atomic add. On Power the `stdcx.` takes its
+//! place in the word's coherence order at once and only its visibility to
+//! other CPUs is late; here the whole add happens at publication. Only
+//! the place in the coherence order differs: nobody reads the value the
+//! walker's add returned (`atomic_inc` returns nothing), its own loads of
+//! the word see memory plus its pending increments, and for a counter of
+//! adds any coherence order of the same adds is one Power allows. What
+//! other CPUs see is what matters for the handshake: the increment stays
+//! invisible until `sync` (which publishes it before the walk's first
+//! table read), a later store after `lwsync`, the end of the walk or its
+//! deadline — the same points as `count`'s plain store.
 
 use core::cell::Cell;
 
@@ -137,16 +152,39 @@ impl<D: WordMemory, T: Timing, const N: usize> Buffered<'_, D, T, N> {
 }
 
 impl<D: WordMemory, T: Timing, const N: usize> WalkerWords for Buffered<'_, D, T, N> {
+    /// Store forwarding; for an additive word (the shared count) memory's
+    /// value plus this CPU's pending increments.
     fn load(&mut self, word: Word) -> u64 {
-        match self.buffer.get().forward(self.direct.address(word)) {
+        let addr = self.direct.address(word);
+        if word.additive() {
+            let pending = self.buffer.get().iter().filter(|p| p.addr == addr).fold(0, |s, p| s + p.value);
+            return self.direct.load(word).wrapping_add(pending);
+        }
+        match self.buffer.get().forward(addr) {
             Some(value) => value,
             None => self.direct.load(word),
         }
     }
 
     fn store(&mut self, word: Word, value: u64) {
+        debug_assert!(!word.additive(), "the shared walker count is only added to");
         let (addr, deadline) = (self.direct.address(word), self.timing.deadline());
         self.with(|buffer, memory| buffer.store(memory, addr, value, deadline));
+    }
+
+    /// `count-atomic`'s `atomic_inc` goes into the buffer like every other
+    /// registration store: the buffer holds the increment, and publishing
+    /// it is the atomic add (see the module docs for what that models).
+    /// Other words: a load and a buffered store, as before.
+    fn fetch_add(&mut self, word: Word, delta: u64) -> u64 {
+        let old = self.load(word);
+        if word.additive() {
+            let (addr, deadline) = (self.direct.address(word), self.timing.deadline());
+            self.with(|buffer, memory| buffer.store(memory, addr, delta, deadline));
+        } else {
+            self.store(word, old.wrapping_add(delta));
+        }
+        old
     }
 
     fn fence(&mut self, barrier: Barrier) {
@@ -162,13 +200,21 @@ impl<D: WordMemory, T: Timing, const N: usize> WalkerWords for Buffered<'_, D, T
         self.with(|buffer, memory| buffer.drain(memory));
         self.direct.store_exit(word, value, ordering);
     }
+
+    /// The shared count's release decrement: everything pending first, then
+    /// the real read-modify-write.
+    fn fetch_sub_exit(&mut self, word: Word, delta: u64, ordering: crate::sync::Ordering) {
+        self.with(|buffer, memory| buffer.drain(memory));
+        self.direct.fetch_sub_exit(word, delta, ordering);
+    }
 }
 
 impl<const CPUS: usize, const SLOTS: usize> Registry<CPUS, SLOTS> {
     /// Turns the weak-memory emulation on (`Some`) or off (`None`).
     ///
     /// On: every walker-side registration store (the `count` family's shard
-    /// increment, the `percpu` flag, the `rcu` reader word) stays in a
+    /// increment, `count-atomic`'s atomic increment, the `percpu` flag, the
+    /// `rcu` reader word) stays in a
     /// per-walk store buffer until a point the Power model forces (`sync`
     /// publishes it before the walk's first table read; after `lwsync` the
     /// walk's next store publishes it; with no fence nothing but the end of

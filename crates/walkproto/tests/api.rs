@@ -8,8 +8,8 @@ use std::thread;
 use std::time::Duration;
 
 use walkproto::{
-    Barrier, CpuMask, FreeOutcome, IpiStats, IpiTimeout, MmSync, Platform, Registry, Strategy, SyncError,
-    WeakMemory, MAX_CPUS,
+    Barrier, ChangerEvents, Counter, CpuMask, FreeOutcome, IpiStats, IpiTimeout, MmSync, Platform, Registry,
+    Strategy, SyncError, WalkerEvents, WeakMemory, MAX_CPUS,
 };
 
 /// A platform that records every IPI request and acknowledges at once,
@@ -115,7 +115,7 @@ fn correct_and_negative_partition_all() {
 #[test]
 fn irq_and_foreign_coverage_tables() {
     let irqs_off: Vec<_> = Strategy::CORRECT.into_iter().filter(|s| s.walker_needs_irqs_off()).collect();
-    assert_eq!(irqs_off, [Strategy::Ipi, Strategy::Count, Strategy::PerCpu]);
+    assert_eq!(irqs_off, [Strategy::Ipi, Strategy::Count, Strategy::CountAtomic, Strategy::PerCpu]);
     for s in Strategy::NEGATIVE {
         assert!(s.walker_needs_irqs_off(), "{s}");
         assert!(!s.covers_foreign_walkers(), "{s}");
@@ -127,11 +127,17 @@ fn irq_and_foreign_coverage_tables() {
 #[test]
 fn counting_strategies_differ_only_in_barrier() {
     assert_eq!(Strategy::Count.counter_barrier(), Some(Barrier::Sync));
+    assert_eq!(Strategy::CountAtomic.counter_barrier(), Some(Barrier::Sync));
     assert_eq!(Strategy::CountWait.counter_barrier(), Some(Barrier::Sync));
     assert_eq!(Strategy::CountLwsync.counter_barrier(), Some(Barrier::Lwsync));
     assert_eq!(Strategy::CountNoBarrier.counter_barrier(), Some(Barrier::NoFence));
     for s in [Strategy::Ipi, Strategy::PerCpu, Strategy::Rcu, Strategy::None, Strategy::IpiNoWait] {
         assert_eq!(s.counter_barrier(), None, "{s}");
+        assert_eq!(s.counter(), None, "{s}");
+    }
+    assert_eq!(Strategy::CountAtomic.counter(), Some(Counter::Shared));
+    for s in [Strategy::Count, Strategy::CountWait, Strategy::CountLwsync, Strategy::CountNoBarrier] {
+        assert_eq!(s.counter(), Some(Counter::Sharded), "{s}");
     }
 }
 
@@ -195,7 +201,13 @@ fn mm_id_zero_is_rejected() {
 fn guard_counts_and_uncounts_walkers() {
     let reg = SmallRegistry::new();
     let mm = MmSync::new(7);
-    for s in [Strategy::Count, Strategy::CountWait, Strategy::CountLwsync, Strategy::CountNoBarrier] {
+    for s in [
+        Strategy::Count,
+        Strategy::CountAtomic,
+        Strategy::CountWait,
+        Strategy::CountLwsync,
+        Strategy::CountNoBarrier,
+    ] {
         let a = reg.begin_walk(s, &mm, 1);
         let b = reg.begin_walk(s, &mm, 2);
         assert_eq!(mm.walkers(), 2, "{s}");
@@ -297,7 +309,7 @@ fn none_does_nothing() {
 fn count_zero_skips_ipis_for_every_counting_variant() {
     let reg = SmallRegistry::new();
     let mm = MmSync::new(1);
-    for s in [Strategy::Count, Strategy::CountLwsync, Strategy::CountNoBarrier] {
+    for s in [Strategy::Count, Strategy::CountAtomic, Strategy::CountLwsync, Strategy::CountNoBarrier] {
         let p = FakePlatform::new(0, 4);
         let stats = reg.serialize(s, &mm, mask(&[0, 1, 2, 3]), &p).unwrap();
         assert!(stats.skipped, "{s}");
@@ -316,6 +328,130 @@ fn count_positive_ipis_mm_cpumask_even_if_walker_is_elsewhere() {
     assert_eq!(stats.walkers_seen, 1);
     assert_eq!(p.sent(), [(mask(&[1, 2]), true)], "count IPIs mm_cpumask, not the walker");
     assert!(!stats.targets.test(6));
+}
+
+#[test]
+fn count_atomic_positive_ipis_mm_cpumask_and_sees_only_its_own_counter() {
+    let reg = SmallRegistry::new();
+    let mm = MmSync::new(1);
+    let p = FakePlatform::new(0, 8);
+    // A sharded-count walker is invisible to count-atomic's changer and
+    // the other way round: each strategy reads its own counter.
+    let sharded = reg.begin_walk(Strategy::Count, &mm, 3);
+    assert!(reg.serialize(Strategy::CountAtomic, &mm, mask(&[0, 1]), &p).unwrap().skipped);
+    drop(sharded);
+    let _walk = reg.begin_walk(Strategy::CountAtomic, &mm, 6);
+    assert!(reg.serialize(Strategy::Count, &mm, mask(&[0, 1]), &p).unwrap().skipped);
+    let stats = reg.serialize(Strategy::CountAtomic, &mm, mask(&[0, 1, 2]), &p).unwrap();
+    assert_eq!(stats.walkers_seen, 1);
+    assert_eq!(p.sent(), [(mask(&[1, 2]), true)], "count-atomic IPIs mm_cpumask, not the walker");
+}
+
+/// Many threads hammer the one shared count: no update is lost, and every
+/// walker's increment is visible while it walks.
+#[test]
+fn count_atomic_concurrent_walkers_keep_the_count_exact() {
+    let reg = Arc::new(Registry::<8, 1>::new());
+    let mm = Arc::new(MmSync::new(1));
+    let walkers: Vec<_> = (0..6)
+        .map(|cpu| {
+            let (reg, mm) = (reg.clone(), mm.clone());
+            thread::spawn(move || {
+                for _ in 0..50_000 {
+                    let g = reg.begin_walk(Strategy::CountAtomic, &mm, cpu);
+                    assert!(mm.walkers() >= 1);
+                    drop(g);
+                }
+            })
+        })
+        .collect();
+    for w in walkers {
+        w.join().unwrap();
+    }
+    assert_eq!(mm.walkers(), 0);
+}
+
+/// The walker-side event profile comes from the strategy's own code.
+#[test]
+fn walker_events_per_strategy() {
+    let e = |full, lw, shared, own, stores, loads| WalkerEvents {
+        full_fences: full,
+        lwsyncs: lw,
+        shared_rmws: shared,
+        own_rmws: own,
+        stores,
+        loads,
+    };
+    for s in [Strategy::Ipi, Strategy::IpiNoWait, Strategy::None] {
+        assert_eq!(s.walker_events(), WalkerEvents::default(), "{s}");
+    }
+    // Sharded count: load + store in, load + release store out.
+    assert_eq!(Strategy::Count.walker_events(), e(1, 1, 0, 0, 2, 2));
+    assert_eq!(Strategy::CountWait.walker_events(), e(1, 1, 0, 0, 2, 2));
+    assert_eq!(Strategy::CountLwsync.walker_events(), e(0, 2, 0, 0, 2, 2));
+    assert_eq!(Strategy::CountNoBarrier.walker_events(), e(0, 0, 0, 0, 2, 2));
+    // v4: atomic_inc; smp_mb ... release atomic_dec, both on the mm's line.
+    assert_eq!(Strategy::CountAtomic.walker_events(), e(1, 1, 2, 0, 0, 0));
+    // percpu: load + store + sync in, release store out.
+    assert_eq!(Strategy::PerCpu.walker_events(), e(1, 1, 0, 0, 2, 1));
+    // rcu: RMW of its own reader word + sync in, release RMW out.
+    assert_eq!(Strategy::Rcu.walker_events(), e(1, 1, 0, 2, 0, 0));
+}
+
+/// Changer-side events: counted per call, summed over CPUs, and the
+/// difference of two snapshots is what ran in between.
+#[test]
+fn changer_events_count_fences_loads_and_ipis() {
+    let reg = SmallRegistry::new();
+    let mm = MmSync::new(1);
+    let p = FakePlatform::new(0, 8);
+    let all = mask(&[0, 1, 2, 3]);
+    let before = reg.changer_events();
+    reg.serialize(Strategy::Ipi, &mm, all, &p).unwrap();
+    let d = reg.changer_events() - before;
+    assert_eq!((d.serializations, d.ipis, d.acks_waited, d.full_fences, d.remote_loads), (1, 3, 3, 0, 0));
+    let before = reg.changer_events();
+    reg.serialize(Strategy::Count, &mm, all, &p).unwrap();
+    let d = reg.changer_events() - before;
+    let want = ChangerEvents {
+        serializations: 1,
+        skipped: 1,
+        full_fences: 1,
+        lwsyncs: 1,
+        remote_loads: 8,
+        ..ChangerEvents::default()
+    };
+    assert_eq!(d, want, "count reads one shard per online CPU");
+    let before = reg.changer_events();
+    let g = reg.begin_walk(Strategy::CountAtomic, &mm, 2);
+    reg.serialize(Strategy::CountAtomic, &mm, all, &p).unwrap();
+    drop(g);
+    let d = reg.changer_events() - before;
+    let want = ChangerEvents {
+        serializations: 1,
+        full_fences: 1,
+        lwsyncs: 1,
+        remote_loads: 1,
+        ipis: 3,
+        acks_waited: 3,
+        walkers_seen: 1,
+        ..ChangerEvents::default()
+    };
+    assert_eq!(d, want, "count-atomic reads one word");
+    let before = reg.changer_events();
+    let g = reg.begin_walk(Strategy::PerCpu, &mm, 5);
+    reg.serialize(Strategy::PerCpu, &mm, all, &p).unwrap();
+    drop(g);
+    let d = reg.changer_events() - before;
+    assert_eq!((d.full_fences, d.remote_loads, d.walkers_seen, d.ipis), (1, 7, 1, 1));
+    let before = reg.changer_events();
+    let mut freed = Vec::new();
+    reg.free_table_when_safe(Strategy::Rcu, &mm, all, &p, 1, |t| freed.push(t)).unwrap();
+    while reg.pending_deferred() > 0 {
+        reg.reclaim(&p, |t| freed.push(t));
+    }
+    let d = reg.changer_events() - before;
+    assert!(d.full_fences >= 2 && d.grace_periods >= 1 && d.shared_rmws >= 2 && d.ipis == 0, "{d:?}");
 }
 
 #[test]
@@ -610,6 +746,7 @@ fn weak_memory_delays_only_increments_not_followed_by_sync() {
     assert!(reg.weak_memory().is_some());
     for (strategy, visible) in [
         (Strategy::Count, true),
+        (Strategy::CountAtomic, true),
         (Strategy::CountWait, true),
         (Strategy::CountLwsync, false),
         (Strategy::CountNoBarrier, false),

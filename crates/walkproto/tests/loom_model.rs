@@ -425,6 +425,12 @@ fn count_is_safe() {
     safe2_both_ways(Scenario::new(Strategy::Count));
 }
 
+/// The seed's exact counter: one atomic per mm, `atomic_inc` + `sync`.
+#[test]
+fn count_atomic_is_safe() {
+    safe2_both_ways(Scenario::new(Strategy::CountAtomic));
+}
+
 #[test]
 fn count_wait_is_safe() {
     safe2_both_ways(Scenario::new(Strategy::CountWait));
@@ -498,6 +504,11 @@ fn foreign_walker_is_missed_by_count() {
 }
 
 #[test]
+fn foreign_walker_is_missed_by_count_atomic() {
+    caught2(Scenario::new(Strategy::CountAtomic).foreign());
+}
+
+#[test]
 fn foreign_walker_is_covered_by_count_wait() {
     safe2(Scenario::new(Strategy::CountWait).foreign());
 }
@@ -527,6 +538,12 @@ fn three_cpus_ipi_is_safe() {
 #[test]
 fn three_cpus_count_is_safe() {
     check_safe_both_ways::<3>(three_cpus(Strategy::Count), Some(THREE_CPU_PREEMPTION_BOUND));
+}
+
+/// Two walkers increment the same atomic: the changer must see either.
+#[test]
+fn three_cpus_count_atomic_is_safe() {
+    check_safe_both_ways::<3>(three_cpus(Strategy::CountAtomic), Some(THREE_CPU_PREEMPTION_BOUND));
 }
 
 #[test]
