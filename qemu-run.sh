@@ -26,7 +26,7 @@ usage: ./qemu-run.sh [options]
   --bench             run the benchmark matrix (release build, --smp 16 unless given)
                       and write bench.json and bench.svg into --results DIR
   --results DIR       where --bench writes its files (default results)
-  --quick             smaller benchmark (32 THPs per munmap, shorter walker runs)
+  --quick             smaller benchmark (32 THPs per munmap, 3 reps, shorter walker runs)
   --append "ARGS"     extra kernel bootargs (e.g. "mmu.flush=ipi walk.delay_ns=2000")
   --timeout SECS      kill QEMU after SECS (default 300; a timeout is a failure)
   --gdb               start QEMU halted with a gdb stub on :1234 and print how to attach
@@ -364,9 +364,20 @@ if [ -n "$expect_fail" ]; then
 fi
 
 if [ "$mode" = bench ] && [ "$verdict_ok" = 1 ]; then
-  # BENCH lines -> $results/bench.json, $results/bench.svg, Markdown table.
+  # The host facts the kernel cannot know go into the log as one more
+  # BENCH record (provenance), then BENCH lines -> $results/bench.json,
+  # $results/bench.svg and the README section (tools/benchplot).
+  jstr() { local v=${1//\\/\\\\}; v=${v//\"/\\\"}; printf '"%s"' "$v"; }
+  commit=$(git -C "$here" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+  dirty=false
+  [ -n "$(git -C "$here" status --porcelain --untracked-files=no 2>/dev/null)" ] && dirty=true
+  printf 'BENCH {"kind":"host","commit":%s,"dirty":%s,"qemu":%s,"host_cpu":%s,"host_cores":%s,"machine":%s,"smp":%s,"mem":%s,"date":%s}\n' \
+    "$(jstr "$commit")" "$dirty" \
+    "$(jstr "$(qemu-system-ppc64 --version | head -1 | sed 's/^QEMU emulator version //')")" \
+    "$(jstr "$(grep -m1 '^model name' /proc/cpuinfo | sed 's/^[^:]*: *//')")" "$(nproc)" \
+    "$(jstr "$machine")" "$(jstr "$smp")" "$(jstr "$mem")" "$(jstr "$(date -u +%Y-%m-%dT%H:%M:%SZ)")" >>"$log"
   mkdir -p "$results"
-  if ! step env RUSTC=/usr/bin/rustc /usr/bin/cargo run --quiet --release -p benchplot -- "$log" "$results"; then
+  if ! step env RUSTC=/usr/bin/rustc /usr/bin/cargo run --quiet --release -p benchplot -- --out "$results" "$log"; then
     verdict_ok=0; why="benchplot could not turn the log into $results/bench.json and bench.svg"
   fi
 fi

@@ -1,84 +1,262 @@
-//! The benchmark: cost of each serialization strategy against the number
-//! of CPUs in `mm_cpumask` and what those CPUs are doing, reproducing the
-//! shape of the Linux series' headline (munmap of THPs: IPI broadcast vs the
-//! counting registry).
+//! The benchmark: what each serialization strategy costs and what it
+//! *does* (IPIs, barriers, shared-line atomics, TLB flush instructions),
+//! against the number of CPUs in `mm_cpumask` and what those CPUs are
+//! doing, in one boot so that every ratio compares numbers of the same run.
 //!
-//! One boot runs the whole matrix, so every ratio compares numbers measured
-//! in the same run: strategies {ipi, count, count-atomic, count-wait, percpu, rcu} ×
-//! CPUs {1, 2, 4, 8, 16} (those online; the others stay idle in `stop` and
-//! never join the mm) × load {idle, walkers, busy}:
+//! Parts (`bench.parts`, all by default):
 //!
-//! * idle    — the other CPUs ran the mm once (they are in `mm_cpumask`) and
-//!             now sleep in `stop` (entered with EE=0, so no wake-up is
-//!             lost; the doorbell ends the `stop`, and is taken once the
-//!             idle loop sets EE=1 again): an IPI must wake them;
-//! * walkers — they run lockless walkers on the mm (with think time);
-//! * busy    — they spin in thread context with EE=1, touching no tables.
+//! * **walker**: the walker side alone. One CPU walks (gup-like, no delay)
+//!   in batches of [`BATCH`] walks per timebase read; each of
+//!   `bench.rounds` rounds runs every strategy and `none` once for a slice,
+//!   in an order rotated each round, so slow drift of the host cancels in
+//!   the per-round ratio strategy / none.
+//! * **contention**: the same with 2, 4, 8, 16 CPUs walking one mm at once
+//!   (the v4 counter's cost is the cache line they all write).
+//! * **mmu**: map + unmap + flush of a 64 KB page per second.
+//! * **matrix**: strategies × CPUs in `mm_cpumask` (`bench.cpus`) × load
+//!   (`bench.loads`) × `bench.reps` repetitions, the strategy order rotated
+//!   each repetition. Loads:
+//!   * idle    — the other CPUs ran the mm once (they are in `mm_cpumask`)
+//!               and sleep in `stop` (entered with EE=0, so no wake-up is
+//!               lost; the doorbell ends the `stop`, and is taken once the
+//!               idle loop sets EE=1 again): an IPI must wake them;
+//!   * walkers — they run lockless walkers on the mm (with think time);
+//!   * busy    — they spin in thread context with EE=1, touching no tables.
 //!
-//! Per cell: munmap of `bench.thps` THPs (per-THP serialize, one batched TLB
-//! flush), THP split and collapse, in timebase ticks, and IPIs sent. Plus
-//! the walker side: walks per second for each strategy's registration vs
-//! none. Output: one `BENCH {json}` line per measurement; `tools/benchplot`
-//! turns them into results/bench.json and results/bench.svg.
+//!   Per cell four operations are timed and their events counted:
+//!   [`OPS`] THP splits, [`OPS`] collapses, a munmap of `bench.thps` THPs
+//!   (per-THP serialize, one batched TLB flush), and [`OPS`] page-table
+//!   frees (`free_pgtables`). Events: doorbells sent and taken, the
+//!   registry's changer events (`walkproto::ChangerEvents`: full fences,
+//!   shared-line RMWs, remote loads, acknowledgements and spins waited,
+//!   walkers seen), `tlbie`/`tlbiel` instructions by RIC and IS, and the
+//!   walks the other CPUs made meanwhile (times
+//!   `Strategy::walker_events` = the walker side's fences and RMWs).
+//!
+//! Output: `BENCH {json}` lines; `tools/benchplot` merges runs and computes
+//! the statistics (medians, bootstrap intervals, ratios of paired reps).
 //!
 //! Absolute QEMU times say nothing about POWER9: TCG emulates every
-//! instruction and oversubscribed vCPUs wait for host cores. Only the
-//! ratios inside one run mean something, and even they carry QEMU's costs
-//! (a doorbell to a descheduled vCPU waits for the host scheduler).
+//! instruction and oversubscribed vCPUs wait for host cores. Ratios inside
+//! one run carry QEMU's costs too (a global `tlbie` stops every vCPU; a
+//! doorbell to a descheduled vCPU waits for the host scheduler). The event
+//! counts do not depend on the host.
 
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt::Write as _;
-use core::sync::atomic::{AtomicBool, AtomicU64, Ordering::*};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::*};
 
-use walkproto::{CpuMask, Strategy};
+use kconfig::{BenchLoad as Load, BenchPart};
+use walkproto::{ChangerEvents, CpuMask, Strategy};
 
-use super::arena::{Arena, HUGE};
+use super::arena::{Arena, HUGE, SPLIT};
 use super::changers::{Changer, Stats};
 use super::rng::Rng;
 use super::walkers::{self, Counters, Kind, Walk};
-use crate::mm::space::{self, Mm};
+use super::REGISTRY;
 use crate::arch;
+use crate::mm::space::{self, Mm};
+use crate::mm::tlb;
 use crate::sys::config::Config;
 use crate::sys::{exit, percpu, smp, time, watchdog};
 
-/// What the CPUs other than the changer do during a cell.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Load {
-    Idle,
-    Walkers,
-    Busy,
-}
-
-impl Load {
-    const ALL: [Load; 3] = [Load::Idle, Load::Walkers, Load::Busy];
-    fn name(self) -> &'static str {
-        match self {
-            Load::Idle => "idle",
-            Load::Walkers => "walkers",
-            Load::Busy => "busy",
-        }
-    }
-}
-
+/// The strategies measured (the correct ones).
 const STRATEGIES: [Strategy; 6] = Strategy::CORRECT;
+/// What the walker-cost parts compare: no registration, then each strategy.
+const WALKER_SET: [Strategy; 7] = [
+    Strategy::None,
+    STRATEGIES[0],
+    STRATEGIES[1],
+    STRATEGIES[2],
+    STRATEGIES[3],
+    STRATEGIES[4],
+    STRATEGIES[5],
+];
+/// Walks per timebase read in the walker-cost parts.
+const BATCH: u64 = 64;
+/// THP slots the walker-cost parts walk (many, so that concurrent walkers
+/// rarely take references on the same folio).
+const WALKER_SLOTS: usize = 64;
+/// Splits, collapses and page-table frees per matrix cell (the arena has
+/// this many spare folios for the collapses).
+pub const OPS: usize = 4;
+/// Concurrent walker counts of the contention part.
+const CONTENTION: [usize; 5] = [1, 2, 4, 8, 16];
 
 static STOP: AtomicBool = AtomicBool::new(false);
 static READY: AtomicU64 = AtomicU64::new(0);
 
-/// Measurements of one cell.
-#[derive(Clone, Copy, Debug, Default)]
-struct Cell {
-    munmap_tb: u64,
-    munmap_ipis: u64,
-    split_tb: u64,
-    collapse_tb: u64,
-    op_ipis: u64,
-    serializes: u64,
-    skipped: u64,
-    /// Part of `munmap_tb` spent in serialize (the strategy's own cost).
-    serialize_tb: u64,
+/// One CPU's counters in a cache line of its own.
+#[repr(align(128))]
+struct Padded<T>(T);
+
+// ---------------------------------------------------------------------------
+// JSON output.
+
+/// A `BENCH {...}` line under construction.
+struct Line(String);
+
+impl Line {
+    fn new(kind: &str) -> Line {
+        Line(alloc::format!("\"kind\":\"{kind}\""))
+    }
+
+    fn num(mut self, key: &str, v: impl core::fmt::Display) -> Line {
+        let _ = write!(self.0, ",\"{key}\":{v}");
+        self
+    }
+
+    fn text(mut self, key: &str, v: &str) -> Line {
+        let _ = write!(self.0, ",\"{key}\":\"");
+        for c in v.chars() {
+            match c {
+                '"' => self.0.push_str("\\\""),
+                '\\' => self.0.push_str("\\\\"),
+                c if (c as u32) < 0x20 => {
+                    let _ = write!(self.0, "\\u{:04x}", c as u32);
+                }
+                c => self.0.push(c),
+            }
+        }
+        self.0.push('"');
+        self
+    }
+
+    fn raw(mut self, key: &str, json: &str) -> Line {
+        let _ = write!(self.0, ",\"{key}\":{json}");
+        self
+    }
+
+    fn print(self) {
+        crate::println!("BENCH {{{}}}", self.0);
+    }
 }
+
+fn json_list<T>(items: impl IntoIterator<Item = T>, f: impl FnMut(T) -> String) -> String {
+    let v: Vec<String> = items.into_iter().map(f).collect();
+    alloc::format!("[{}]", v.join(","))
+}
+
+// ---------------------------------------------------------------------------
+// Event snapshots.
+
+/// Counters read before and after an operation.
+#[derive(Clone, Copy)]
+struct Snap {
+    ipis: u64,
+    irqs: u64,
+    ev: ChangerEvents,
+    tlbie: [[u64; 4]; 3],
+    tlbiel: [[u64; 4]; 3],
+    walks: u64,
+    sync_tb: u64,
+}
+
+fn tlb_counts(insns: &[[AtomicU64; 4]; 3]) -> [[u64; 4]; 3] {
+    core::array::from_fn(|r| core::array::from_fn(|i| insns[r][i].load(Relaxed)))
+}
+
+/// Everything an operation may change, for `others` (the other CPUs of
+/// the cell) and `counters` (their walks).
+fn snap(others: CpuMask, counters: &[Padded<Counters>], stats: &Stats) -> Snap {
+    Snap {
+        ipis: smp::IPIS_SENT.load(Relaxed),
+        irqs: others.iter().map(|c| percpu::get(c).doorbells.load(Relaxed)).sum(),
+        ev: REGISTRY.changer_events_on(percpu::cpu_id()),
+        tlbie: tlb_counts(&tlb::TLBIE_INSNS),
+        tlbiel: tlb_counts(&tlb::TLBIEL_INSNS),
+        walks: others.iter().map(|c| counters[c].0.walks.load(Relaxed)).sum(),
+        sync_tb: stats.sync_tb.load(Relaxed),
+    }
+}
+
+/// What a kind of operation did in a cell, summed over its `n` runs.
+#[derive(Clone, Copy, Default)]
+struct OpRecord {
+    n: u64,
+    /// Operations that did their work (a collapse gives up if a walker pins
+    /// the folio).
+    done: u64,
+    tb: u64,
+    sync_tb: u64,
+    ipis: u64,
+    irqs: u64,
+    ev: ChangerEvents,
+    tlbie: [[u64; 4]; 3],
+    tlbiel: [[u64; 4]; 3],
+    walks: u64,
+}
+
+impl OpRecord {
+    fn add(&mut self, a: &Snap, b: &Snap, tb: u64, done: bool) {
+        self.n += 1;
+        self.done += u64::from(done);
+        self.tb += tb;
+        self.sync_tb += b.sync_tb - a.sync_tb;
+        self.ipis += b.ipis - a.ipis;
+        self.irqs += b.irqs - a.irqs;
+        self.ev = self.ev.plus(b.ev - a.ev);
+        for r in 0..3 {
+            for i in 0..4 {
+                self.tlbie[r][i] += b.tlbie[r][i] - a.tlbie[r][i];
+                self.tlbiel[r][i] += b.tlbiel[r][i] - a.tlbiel[r][i];
+            }
+        }
+        self.walks += b.walks - a.walks;
+    }
+
+    fn json(&self) -> String {
+        let grid =
+            |g: &[[u64; 4]; 3]| json_list(g.iter(), |row| json_list(row.iter(), |v| alloc::format!("{v}")));
+        let e = &self.ev;
+        alloc::format!(
+            "{{\"n\":{},\"done\":{},\"tb\":{},\"sync_tb\":{},\"ipis\":{},\"irqs\":{},\"walks\":{},\
+             \"tlbie\":{},\"tlbiel\":{},\"ev\":{{\"serializations\":{},\"skipped\":{},\"full_fences\":{},\
+             \"lwsyncs\":{},\"shared_rmws\":{},\"remote_loads\":{},\"ipis\":{},\"acks_waited\":{},\
+             \"spins\":{},\"walkers_seen\":{},\"grace_periods\":{}}}}}",
+            self.n,
+            self.done,
+            self.tb,
+            self.sync_tb,
+            self.ipis,
+            self.irqs,
+            self.walks,
+            grid(&self.tlbie),
+            grid(&self.tlbiel),
+            e.serializations,
+            e.skipped,
+            e.full_fences,
+            e.lwsyncs,
+            e.shared_rmws,
+            e.remote_loads,
+            e.ipis,
+            e.acks_waited,
+            e.spins,
+            e.walkers_seen,
+            e.grace_periods
+        )
+    }
+}
+
+/// Times `op` and records its events into `rec`.
+fn measure(
+    rec: &mut OpRecord,
+    others: CpuMask,
+    counters: &[Padded<Counters>],
+    stats: &Stats,
+    op: impl FnOnce() -> bool,
+) {
+    let a = snap(others, counters, stats);
+    let t0 = time::now();
+    let done = op();
+    let t1 = time::now();
+    let b = snap(others, counters, stats);
+    rec.add(&a, &b, t1 - t0, done);
+}
+
+// ---------------------------------------------------------------------------
+// The matrix.
 
 /// The CPUs a cell uses: this one plus `n - 1` others.
 fn cpu_set(n: usize) -> CpuMask {
@@ -88,6 +266,10 @@ fn cpu_set(n: usize) -> CpuMask {
         m.set(c);
     }
     m
+}
+
+fn per_cpu_counters() -> Vec<Padded<Counters>> {
+    (0..percpu::ncpus()).map(|_| Padded(Counters::new())).collect()
 }
 
 fn helper_loop(load: Load, arena: &Arena, strategy: Strategy, counters: &Counters, cpu: usize) {
@@ -138,19 +320,32 @@ fn gup_walk<'a>(
     }
 }
 
-fn measure_cell(strategy: Strategy, ncpus: usize, load: Load, thps: usize) -> Cell {
+/// The four operations of one cell.
+struct CellOps {
+    split: OpRecord,
+    collapse: OpRecord,
+    munmap: OpRecord,
+    free: OpRecord,
+}
+
+fn measure_cell(strategy: Strategy, ncpus: usize, load: Load, thps: usize) -> CellOps {
     let me = percpu::cpu_id();
     let set = cpu_set(ncpus);
     let helpers = set.without(me);
     let mm = Mm::new();
-    let arena = Arena::new_thp_spare(mm, thps, 4);
+    let arena = Arena::new_thp_spare(mm, thps, OPS);
     let stats = Stats::new();
-    let counters = Counters::new();
+    let counters = per_cpu_counters();
     STOP.store(false, Relaxed);
     READY.store(0, Relaxed);
-    let mut cell = Cell::default();
-    let helper = |cpu: usize| helper_loop(load, &arena, strategy, &counters, cpu);
-    let timeout = time::secs(600);
+    let mut ops = CellOps {
+        split: OpRecord::default(),
+        collapse: OpRecord::default(),
+        munmap: OpRecord::default(),
+        free: OpRecord::default(),
+    };
+    let helper = |cpu: usize| helper_loop(load, &arena, strategy, &counters[cpu].0, cpu);
+    let timeout = time::secs(3600);
     smp::run_on_then(helpers, timeout, "bench helpers", &helper, || {
         // Wait until every helper joined the mm (and idle ones went back
         // to sleep), then measure on this CPU.
@@ -160,76 +355,278 @@ fn measure_cell(strategy: Strategy, ncpus: usize, load: Load, thps: usize) -> Ce
         time::delay_tb(time::ms(2));
         mm.switch_to();
         let ch = Changer::new(&arena, strategy, &stats);
-        // Split and collapse one THP first (needs the spare folios).
-        let ipis0 = smp::IPIS_SENT.load(Relaxed);
-        let slot = &arena.slots[0];
-        let t0 = time::now();
-        {
-            let _g = slot.lock.lock();
-            if slot.state.load(Acquire) == HUGE {
-                ch.split(slot);
-            }
+        let k = OPS.min(thps);
+        let m = |rec: &mut OpRecord, op: &dyn Fn() -> bool| measure(rec, helpers, &counters, &stats, op);
+        // Splits, then collapses of the same slots (they use the spare
+        // folios), each under its slot lock.
+        for slot in &arena.slots[..k] {
+            m(&mut ops.split, &|| {
+                let _g = slot.lock.lock();
+                slot.state.load(Acquire) == HUGE && {
+                    ch.split(slot);
+                    true
+                }
+            });
         }
-        let t1 = time::now();
-        {
-            let _g = slot.lock.lock();
-            ch.collapse(slot);
+        for slot in &arena.slots[..k] {
+            m(&mut ops.collapse, &|| {
+                let _g = slot.lock.lock();
+                slot.state.load(Acquire) == SPLIT && ch.collapse(slot)
+            });
+            watchdog::progress();
         }
-        let t2 = time::now();
         ch.reclaim();
-        cell.split_tb = t1 - t0;
-        cell.collapse_tb = t2 - t1;
-        cell.op_ipis = smp::IPIS_SENT.load(Relaxed) - ipis0;
-        let ipis1 = smp::IPIS_SENT.load(Relaxed);
-        let ser0 = stats.serializes.load(Relaxed);
-        let skip0 = stats.skipped.load(Relaxed);
-        let sync0 = stats.sync_tb.load(Relaxed);
-        let t3 = time::now();
-        let n = ch.munmap_all();
-        let t4 = time::now();
-        if n != thps {
-            exit::fail(format_args!("bench: munmap unmapped {n} of {thps} THPs"));
+        // munmap of every THP still huge (a collapse that gave up leaves
+        // its slot split; the munmap skips it, `done` says how many).
+        m(&mut ops.munmap, &|| ch.munmap_all() == thps);
+        // Page-table frees: link an empty page-table page into an empty
+        // slot (not measured), unlink and free it (measured).
+        for slot in arena.slots.iter().filter(|s| s.state.load(Acquire) == super::arena::EMPTY).take(k) {
+            let _g = slot.lock.lock();
+            ch.link_empty_table(slot);
+            m(&mut ops.free, &|| {
+                ch.free_empty_table(slot);
+                true
+            });
         }
-        cell.munmap_tb = t4 - t3;
-        cell.munmap_ipis = smp::IPIS_SENT.load(Relaxed) - ipis1;
-        cell.serializes = stats.serializes.load(Relaxed) - ser0;
-        cell.skipped = stats.skipped.load(Relaxed) - skip0;
-        cell.serialize_tb = stats.sync_tb.load(Relaxed) - sync0;
         STOP.store(true, Release);
         space::switch_to_kernel_only();
     });
     if strategy == Strategy::Rcu {
         let ch = Changer::new(&arena, strategy, &stats);
         let d = time::Deadline::after(time::secs(10));
-        while super::REGISTRY.pending_deferred() > 0 && !d.expired() {
+        while REGISTRY.pending_deferred() > 0 && !d.expired() {
             ch.reclaim();
         }
     }
     arena.teardown();
     mm.destroy();
-    cell
+    ops
 }
 
-/// Walks per second on one CPU with `strategy`'s registration, no changer,
-/// over `arena` (the same arena for every strategy: different frames would
-/// mean different host memory behind them, which TCG timing does feel).
-fn walker_rate(arena: &Arena, strategy: Strategy, duration: u64) -> u64 {
-    let counters = Counters::new();
-    let mut rng = Rng::new(5);
-    let start = time::now();
-    let mut n = 0u64;
-    while time::now() - start < duration {
-        walkers::walk_once(&gup_walk(arena, strategy, &mut rng, 0, &counters));
-        n += 1;
+fn run_matrix(cfg: &kconfig::Bench, counts: &[usize]) {
+    let thps = cfg.thps();
+    let loads: Vec<Load> = cfg.loads.iter().collect();
+    for rep in 0..cfg.reps() {
+        for &load in &loads {
+            for &n in counts {
+                for k in 0..STRATEGIES.len() {
+                    let st = STRATEGIES[(k + rep) % STRATEGIES.len()];
+                    let c = measure_cell(st, n, load, thps);
+                    Line::new("cell")
+                        .num("rep", rep)
+                        .num("order", k)
+                        .text("strategy", st.name())
+                        .num("cpus", n)
+                        .text("load", load.name())
+                        .num("thps", thps)
+                        .num("munmap_tb", c.munmap.tb)
+                        .num("serialize_tb", c.munmap.sync_tb)
+                        .raw("split", &c.split.json())
+                        .raw("collapse", &c.collapse.json())
+                        .raw("munmap", &c.munmap.json())
+                        .raw("free", &c.free.json())
+                        .print();
+                    watchdog::progress();
+                }
+            }
+        }
     }
-    n * time::secs(1) / (time::now() - start).max(1)
 }
+
+// ---------------------------------------------------------------------------
+// Walker-side cost.
+
+/// `PHASE` value after the last round: walkers stop.
+const DONE: u64 = u64::MAX;
+/// The round and slot the walkers are in: `round * 8 + k + 1` (0: not yet).
+static PHASE: AtomicU64 = AtomicU64::new(0);
+
+fn phase(round: usize, k: usize) -> u64 {
+    (round * 8 + k + 1) as u64
+}
+
+/// The strategy of slot `k` in round `round` (the order rotates).
+fn phase_strategy(p: u64) -> (usize, usize) {
+    let (round, k) = ((p - 1) / 8, (p - 1) % 8);
+    (round as usize, (k as usize + round as usize) % WALKER_SET.len())
+}
+
+/// Batch durations kept per strategy slot and CPU (more are counted in
+/// the sums, not in the median).
+const KEEP: usize = 256;
+
+/// One walker CPU's tallies: walks, timebase ticks and each batch's
+/// duration per strategy, two rounds' worth (by round parity), and the
+/// last phase it started. Only the owning CPU writes them; the leader reads
+/// a round once every walker has moved on to the next.
+struct Tally {
+    walks: [AtomicU64; 16],
+    tb: [AtomicU64; 16],
+    batches: [AtomicU64; 16],
+    durations: Vec<AtomicU32>,
+    seen: AtomicU64,
+}
+
+impl Tally {
+    fn new() -> Tally {
+        Tally {
+            walks: [const { AtomicU64::new(0) }; 16],
+            tb: [const { AtomicU64::new(0) }; 16],
+            batches: [const { AtomicU64::new(0) }; 16],
+            durations: (0..16 * KEEP).map(|_| AtomicU32::new(0)).collect(),
+            seen: AtomicU64::new(0),
+        }
+    }
+
+    /// Adds a batch of `BATCH` walks that took `tb` ticks.
+    fn add(&self, slot: usize, tb: u64) {
+        let bump = |a: &AtomicU64, v: u64| a.store(a.load(Relaxed) + v, Relaxed);
+        let i = self.batches[slot].load(Relaxed) as usize;
+        if i < KEEP {
+            self.durations[slot * KEEP + i].store(tb.min(u64::from(u32::MAX)) as u32, Relaxed);
+        }
+        bump(&self.batches[slot], 1);
+        bump(&self.walks[slot], BATCH);
+        bump(&self.tb[slot], tb);
+    }
+
+    /// Takes (and clears) a slot: walks, ticks, and the kept durations
+    /// appended to `durations`.
+    fn take(&self, slot: usize, durations: &mut Vec<u32>) -> (u64, u64) {
+        let n = (self.batches[slot].swap(0, Relaxed) as usize).min(KEEP);
+        durations.extend((0..n).map(|i| self.durations[slot * KEEP + i].load(Relaxed)));
+        (self.walks[slot].swap(0, Relaxed), self.tb[slot].swap(0, Relaxed))
+    }
+}
+
+/// One batch of [`BATCH`] walks with `strategy`: its duration in ticks.
+fn batch(arena: &Arena, strategy: Strategy, rng: &mut Rng, counters: &Counters) -> u64 {
+    let t0 = time::now();
+    for _ in 0..BATCH {
+        walkers::walk_once(&gup_walk(arena, strategy, rng, 0, counters));
+    }
+    time::now() - t0
+}
+
+/// A non-leading walker: batches under whatever phase is current, counted
+/// only if the phase did not change during the batch.
+fn follower(arena: &Arena, tally: &Tally, counters: &Counters, cpu: usize) {
+    arena.mm.switch_to();
+    let mut rng = Rng::new(cpu as u64 * 31 + 5);
+    loop {
+        let p = PHASE.load(Acquire);
+        tally.seen.store(p, Release);
+        if p == DONE {
+            break;
+        }
+        if p == 0 {
+            arch::cpu_relax();
+            continue;
+        }
+        let (round, idx) = phase_strategy(p);
+        let tb = batch(arena, WALKER_SET[idx], &mut rng, counters);
+        if PHASE.load(Acquire) == p {
+            tally.add((round % 2) * 8 + idx, tb);
+        }
+        watchdog::progress();
+    }
+    space::switch_to_kernel_only();
+}
+
+/// `rounds` rounds of every strategy with `n` CPUs walking one mm, each for
+/// `slice` ticks per round; one `walker_round` line per round.
+fn walker_cost(n: usize, rounds: usize, slice: u64, arena: &Arena) {
+    let me = percpu::cpu_id();
+    let set = cpu_set(n);
+    let others = set.without(me);
+    let tallies: Vec<Padded<Tally>> = (0..percpu::ncpus()).map(|_| Padded(Tally::new())).collect();
+    let counters = per_cpu_counters();
+    PHASE.store(0, Release);
+    let job = |cpu: usize| follower(arena, &tallies[cpu].0, &counters[cpu].0, cpu);
+    smp::run_on_then(others, time::secs(3600), "bench walkers", &job, || {
+        arena.mm.switch_to();
+        let mut rng = Rng::new(me as u64 * 31 + 5);
+        let own = &tallies[me].0;
+        // Warm-up: translate the walk code for every strategy.
+        for st in WALKER_SET {
+            batch(arena, st, &mut rng, &counters[me].0);
+        }
+        PHASE.store(phase(0, 0), Release);
+        for round in 0..rounds {
+            for k in 0..WALKER_SET.len() {
+                let p = phase(round, k);
+                PHASE.store(p, Release);
+                let (_, idx) = phase_strategy(p);
+                let start = time::now();
+                while time::now() - start < slice {
+                    let tb = batch(arena, WALKER_SET[idx], &mut rng, &counters[me].0);
+                    own.add((round % 2) * 8 + idx, tb);
+                    watchdog::progress();
+                }
+            }
+            let next = if round + 1 < rounds { phase(round + 1, 0) } else { DONE };
+            PHASE.store(next, Release);
+            // Every follower has finished its batches of this round once it
+            // has started one of the next.
+            while others.iter().any(|c| tallies[c].0.seen.load(Acquire) < next) {
+                arch::cpu_relax();
+                watchdog::progress();
+            }
+            let parity = (round % 2) * 8;
+            let mut durations = Vec::new();
+            let fields = json_list(WALKER_SET.iter().enumerate(), |(idx, st)| {
+                durations.clear();
+                let (walks, tb) = set.iter().fold((0, 0), |(w, t), c| {
+                    let (cw, ct) = tallies[c].0.take(parity + idx, &mut durations);
+                    (w + cw, t + ct)
+                });
+                durations.sort_unstable();
+                let median = durations.get(durations.len() / 2).copied().unwrap_or(0);
+                alloc::format!(
+                    "{{\"strategy\":\"{}\",\"walks\":{walks},\"tb\":{tb},\"batches\":{},\"median_batch_tb\":{median}}}",
+                    st.name(),
+                    durations.len()
+                )
+            });
+            Line::new("walker_round")
+                .num("walkers", n)
+                .num("round", round)
+                .num("slice_tb", slice)
+                .num("batch", BATCH)
+                .raw("s", &fields)
+                .print();
+        }
+        space::switch_to_kernel_only();
+    });
+}
+
+fn run_walker_parts(cfg: &kconfig::Bench, online: usize) {
+    let mm = Mm::new();
+    let arena = Arena::new_thp_spare(mm, WALKER_SLOTS, 0);
+    let quick = cfg.quick;
+    if cfg.runs(BenchPart::Walker) {
+        let slice = if quick { time::ms(3) } else { time::ms(5) };
+        walker_cost(1, cfg.rounds(), slice, &arena);
+    }
+    if cfg.runs(BenchPart::Contention) {
+        let (rounds, slice) = if quick { (4, time::ms(4)) } else { (40, time::ms(10)) };
+        for n in CONTENTION.into_iter().filter(|&n| n > 1 && n <= online) {
+            walker_cost(n, rounds, slice, &arena);
+        }
+    }
+    arena.teardown();
+    mm.destroy();
+}
+
+// ---------------------------------------------------------------------------
+// The MMU layer.
 
 /// map + unmap + flush of one 64 KB page, repeated for `duration`, with
 /// `ncpus - 1` other CPUs in the mm's cpumask (idle): operations per second.
-fn mmu_rate(mode: crate::mm::tlb::Mode, ncpus: usize, duration: u64) -> u64 {
+fn mmu_rate(mode: tlb::Mode, ncpus: usize, duration: u64) -> u64 {
     use radix::PageSize;
-    let _guard = crate::mm::tlb::ModeGuard::set(mode);
+    let _guard = tlb::ModeGuard::set(mode);
     let me = percpu::cpu_id();
     let helpers = cpu_set(ncpus).without(me);
     let mm = Mm::new();
@@ -260,115 +657,76 @@ fn mmu_rate(mode: crate::mm::tlb::Mode, ncpus: usize, duration: u64) -> u64 {
     n * time::secs(1) / elapsed.max(1)
 }
 
-fn bench_line(fields: &str) {
-    crate::println!("BENCH {{{fields}}}");
+fn run_mmu(quick: bool, counts: &[usize]) {
+    let mdur = if quick { time::ms(200) } else { time::secs(1) };
+    for mode in [tlb::Mode::Tlbie, tlb::Mode::Ipi] {
+        for &n in counts.iter().filter(|&&n| n == 1 || n == 4 || n == 8) {
+            let r = mmu_rate(mode, n, mdur);
+            Line::new("mmu")
+                .text("flush", tlb::mode_name(mode))
+                .num("cpus", n)
+                .num("map_unmap_flush_per_s", r)
+                .print();
+        }
+    }
 }
+
+// ---------------------------------------------------------------------------
 
 /// `run=bench`.
 pub fn run(cfg: &Config) -> ! {
-    let quick = cfg.bench.quick;
-    let thps = cfg.bench.thps();
+    let b = &cfg.bench;
+    let quick = b.quick;
+    let thps = b.thps();
     let online = smp::online_mask().count();
-    let counts: Vec<usize> = [1usize, 2, 4, 8, 16].into_iter().filter(|&c| c <= online).collect();
+    let counts: Vec<usize> = b.cpu_counts(online).iter().map(usize::from).collect();
+    let t_start = time::now();
     crate::println!(
-        "bench: {online} cpus online, munmap of {thps} THPs per cell, {} mode, flush={}",
+        "bench: {online} cpus online, munmap of {thps} THPs per cell, {} reps, {} mode, flush={}",
+        b.reps(),
         if quick { "quick" } else { "full" },
-        crate::mm::tlb::mode_name(crate::mm::tlb::mode())
+        tlb::mode_name(tlb::mode())
     );
-    bench_line(&alloc::format!(
-        "\"kind\":\"meta\",\"cpus_online\":{online},\"thps\":{thps},\"quick\":{quick},\"flush\":\"{}\",\"model\":{},\"tb_hz\":{}",
-        crate::mm::tlb::mode_name(crate::mm::tlb::mode()),
-        crate::mm::shadow::enabled(),
-        arch::TB_HZ
-    ));
-    // Walker side: registration cost relative to no registration. Many
-    // short rounds; in each, every strategy runs once (rotating order) and
-    // is compared with the unregistered walk *of the same round*, so slow
-    // drift of the host cancels; the median of those ratios is reported.
-    let (rounds, slice) = if quick { (9, time::ms(20)) } else { (41, time::ms(40)) };
-    let all: [Strategy; 7] = [
-        Strategy::None,
-        STRATEGIES[0],
-        STRATEGIES[1],
-        STRATEGIES[2],
-        STRATEGIES[3],
-        STRATEGIES[4],
-        STRATEGIES[5],
-    ];
-    let mm = Mm::new();
-    let arena = Arena::new_thp_spare(mm, 8, 0);
-    mm.switch_to();
-    walker_rate(&arena, Strategy::None, slice); // warm-up (translation of new code)
-    let mut ratios: Vec<[f64; 7]> = Vec::new();
-    let mut rate_sum = [0u64; 7];
-    for round in 0..rounds {
-        let mut rates = [0u64; 7];
-        for k in 0..all.len() {
-            let i = (k + round) % all.len();
-            rates[i] = walker_rate(&arena, all[i], slice).max(1);
-            rate_sum[i] += rates[i];
-        }
-        let mut r = [0f64; 7];
-        for i in 0..7 {
-            r[i] = rates[0] as f64 / rates[i] as f64;
-        }
-        ratios.push(r);
+    Line::new("meta")
+        .num("schema", 2)
+        .num("cpus_online", online)
+        .num("thps", thps)
+        .num("quick", quick)
+        .num("reps", b.reps())
+        .num("rounds", b.rounds())
+        .num("ops_per_cell", OPS)
+        .num("walker_batch", BATCH)
+        .num("seed", cfg.run.seed)
+        .text("bootargs", cfg.cmdline)
+        .raw("cpu_counts", &json_list(counts.iter(), |n| alloc::format!("{n}")))
+        .raw("loads", &json_list(b.loads.iter(), |l| alloc::format!("\"{}\"", l.name())))
+        .raw("parts", &json_list(b.parts.iter(), |p| alloc::format!("\"{}\"", p.name())))
+        .raw("strategies", &json_list(STRATEGIES.iter(), |s| alloc::format!("\"{}\"", s.name())))
+        .text("flush", tlb::mode_name(tlb::mode()))
+        .num("model", crate::mm::shadow::enabled())
+        .num("tb_hz", arch::TB_HZ)
+        .print();
+    for st in WALKER_SET {
+        let e = st.walker_events();
+        Line::new("walker_events")
+            .text("strategy", st.name())
+            .num("full_fences", e.full_fences)
+            .num("lwsyncs", e.lwsyncs)
+            .num("shared_rmws", e.shared_rmws)
+            .num("own_rmws", e.own_rmws)
+            .num("stores", e.stores)
+            .num("loads", e.loads)
+            .print();
     }
-    space::switch_to_kernel_only();
-    arena.teardown();
-    mm.destroy();
-    for (i, st) in STRATEGIES.iter().enumerate() {
-        let mut v: Vec<f64> = ratios.iter().map(|r| r[i + 1]).collect();
-        v.sort_by(|a, b| a.partial_cmp(b).unwrap_or(core::cmp::Ordering::Equal));
-        let median = v[v.len() / 2];
-        let (q1, q3) = (v[v.len() / 4], v[3 * v.len() / 4]);
-        bench_line(&alloc::format!(
-            "\"kind\":\"walker\",\"strategy\":\"{}\",\"walks_per_s\":{},\"unregistered_walks_per_s\":{},\
-             \"overhead_permille_median\":{},\"overhead_permille_q1\":{},\"overhead_permille_q3\":{},\"rounds\":{rounds}",
-            st.name(),
-            rate_sum[i + 1] / rounds as u64,
-            rate_sum[0] / rounds as u64,
-            ((median - 1.0) * 1000.0) as i64,
-            ((q1 - 1.0) * 1000.0) as i64,
-            ((q3 - 1.0) * 1000.0) as i64
-        ));
+    if b.runs(BenchPart::Walker) || b.runs(BenchPart::Contention) {
+        run_walker_parts(b, online);
     }
-    // The MMU layer alone: map/unmap/flush throughput per flush mode.
-    let mdur = if quick { time::ms(200) } else { time::secs(1) };
-    for mode in [crate::mm::tlb::Mode::Tlbie, crate::mm::tlb::Mode::Ipi] {
-        for &n in counts.iter().filter(|&&n| n == 1 || n == 4 || n == 8) {
-            let r = mmu_rate(mode, n, mdur);
-            bench_line(&alloc::format!(
-                "\"kind\":\"mmu\",\"flush\":\"{}\",\"cpus\":{n},\"map_unmap_flush_per_s\":{r}",
-                crate::mm::tlb::mode_name(mode)
-            ));
-        }
+    if b.runs(BenchPart::Mmu) {
+        run_mmu(quick, &counts);
     }
-    for load in Load::ALL {
-        for &n in &counts {
-            for st in STRATEGIES {
-                let c = measure_cell(st, n, load, thps);
-                let mut f = String::new();
-                let _ = write!(
-                    f,
-                    "\"kind\":\"cell\",\"strategy\":\"{}\",\"cpus\":{n},\"load\":\"{}\",\"thps\":{thps},\
-                     \"munmap_tb\":{},\"serialize_tb\":{},\"munmap_ipis\":{},\"serializes\":{},\"skipped\":{},\
-                     \"split_tb\":{},\"collapse_tb\":{},\"split_collapse_ipis\":{}",
-                    st.name(),
-                    load.name(),
-                    c.munmap_tb,
-                    c.serialize_tb,
-                    c.munmap_ipis,
-                    c.serializes,
-                    c.skipped,
-                    c.split_tb,
-                    c.collapse_tb,
-                    c.op_ipis
-                );
-                bench_line(&f);
-            }
-        }
+    if b.runs(BenchPart::Matrix) {
+        run_matrix(b, &counts);
     }
-    crate::println!("bench: done");
+    crate::println!("bench: done in {} ms", time::tb_to_ms(time::now() - t_start));
     exit::success()
 }

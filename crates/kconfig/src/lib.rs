@@ -461,6 +461,39 @@ pub static SCHEMA: &[KeySpec] = &[
         help: "THPs per munmap in the benchmark (default: 32 with bench.quick, else 256)",
     },
     KeySpec {
+        key: "bench.reps",
+        kind: Kind::U64 { min: 1, max: 100 },
+        default: None,
+        help: "repetitions of every benchmark cell, strategy order rotated each rep \
+               (default: 3 with bench.quick, else 5)",
+    },
+    KeySpec {
+        key: "bench.cpus",
+        kind: Kind::Str,
+        default: None,
+        help: "CPU counts of the benchmark matrix, comma list \
+               (default: 1,2,4,... below the CPUs online, and that count)",
+    },
+    KeySpec {
+        key: "bench.loads",
+        kind: Kind::Str,
+        default: Some("idle,walkers,busy"),
+        help: "what the other CPUs of a matrix cell do, comma list",
+    },
+    KeySpec {
+        key: "bench.parts",
+        kind: Kind::Str,
+        default: Some("walker,contention,mmu,matrix"),
+        help: "benchmark parts to run, comma list: walker (one-walker cost), \
+               contention (1..16 walkers), mmu, matrix",
+    },
+    KeySpec {
+        key: "bench.rounds",
+        kind: Kind::U64 { min: 2, max: 100_000 },
+        default: None,
+        help: "interleaved rounds of the one-walker cost (default: 12 with bench.quick, else 400)",
+    },
+    KeySpec {
         key: "reloc.test",
         kind: Kind::U64 { min: 1, max: u64::MAX },
         default: None,
@@ -557,6 +590,63 @@ pub struct Stress {
     pub thps: usize,
 }
 
+/// What the other CPUs of a benchmark matrix cell do (`bench.loads`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BenchLoad {
+    /// They ran the mm and sleep in `stop`.
+    Idle,
+    /// They run lockless walkers on the mm.
+    Walkers,
+    /// They spin with EE=1.
+    Busy,
+}
+
+impl BenchLoad {
+    /// Every load, in report order.
+    pub const ALL: [BenchLoad; 3] = [BenchLoad::Idle, BenchLoad::Walkers, BenchLoad::Busy];
+
+    /// Name in bootargs and reports.
+    pub const fn name(self) -> &'static str {
+        match self {
+            BenchLoad::Idle => "idle",
+            BenchLoad::Walkers => "walkers",
+            BenchLoad::Busy => "busy",
+        }
+    }
+}
+
+/// A part of the benchmark (`bench.parts`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BenchPart {
+    /// Walker-side registration cost, one walker, many interleaved rounds.
+    Walker,
+    /// Walker-side cost with 1, 2, 4, 8, 16 concurrent walkers of one mm.
+    Contention,
+    /// map + unmap + flush throughput of the MMU layer.
+    Mmu,
+    /// The changer matrix: strategies × CPUs × loads × reps.
+    Matrix,
+}
+
+impl BenchPart {
+    /// Every part, in run order.
+    pub const ALL: [BenchPart; 4] =
+        [BenchPart::Walker, BenchPart::Contention, BenchPart::Mmu, BenchPart::Matrix];
+
+    /// Name in bootargs.
+    pub const fn name(self) -> &'static str {
+        match self {
+            BenchPart::Walker => "walker",
+            BenchPart::Contention => "contention",
+            BenchPart::Mmu => "mmu",
+            BenchPart::Matrix => "matrix",
+        }
+    }
+}
+
+/// Most entries in `bench.cpus`.
+pub const MAX_BENCH_CPUS: usize = 16;
+
 /// `bench.*`.
 #[derive(Clone, Copy, Debug)]
 pub struct Bench {
@@ -564,6 +654,16 @@ pub struct Bench {
     pub quick: bool,
     /// THPs per munmap (None: derived from `quick`).
     pub thps: Option<usize>,
+    /// Repetitions (None: derived from `quick`).
+    pub reps: Option<usize>,
+    /// CPU counts of the matrix (empty: derived from the CPUs online).
+    pub cpus: FixedList<u16, MAX_BENCH_CPUS>,
+    /// Loads of the matrix.
+    pub loads: FixedList<BenchLoad, 3>,
+    /// Parts to run.
+    pub parts: FixedList<BenchPart, 4>,
+    /// Rounds of the one-walker cost (None: derived from `quick`).
+    pub rounds: Option<usize>,
 }
 
 /// `reloc.*`.
@@ -611,6 +711,10 @@ pub enum Error<'a> {
     UnknownWalkerKind(&'a str),
     /// A list with more entries than the kernel keeps.
     TooMany(&'static str),
+    /// An entry of `bench.cpus` that is not a CPU count above the previous.
+    BadBenchCpus(&'a str),
+    /// `bench.loads` or `bench.parts` with an unknown or repeated name.
+    BadBenchList(&'static str),
 }
 
 impl fmt::Display for Error<'_> {
@@ -638,7 +742,33 @@ impl fmt::Display for Error<'_> {
                 Ok(())
             }
             Error::TooMany(key) => write!(f, "{key}: too many entries"),
+            Error::BadBenchCpus(item) => {
+                write!(f, "bench.cpus: `{item}` is not a CPU count (1-256, ascending, comma separated)")
+            }
+            Error::BadBenchList(key) => {
+                let valid: &[&str] = if *key == "bench.loads" {
+                    &["idle", "walkers", "busy"]
+                } else {
+                    &["walker", "contention", "mmu", "matrix"]
+                };
+                write!(f, "{key}: unknown or repeated name; valid: {}", Join(valid))
+            }
         }
+    }
+}
+
+/// Names joined with `|` (for error messages).
+struct Join<'a>(&'a [&'a str]);
+
+impl fmt::Display for Join<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, s) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("|")?;
+            }
+            f.write_str(s)?;
+        }
+        Ok(())
     }
 }
 
@@ -757,7 +887,16 @@ impl<'a> Config<'a> {
             duration_s: r.u64("stress.duration_s"),
             thps: r.u64("stress.thps") as usize,
         };
-        let bench = Bench { quick: r.flag("bench.quick"), thps: r.opt_u64("bench.thps").map(|n| n as usize) };
+        let (loads, parts) = (r.text("bench.loads").unwrap_or(""), r.text("bench.parts").unwrap_or(""));
+        let bench = Bench {
+            quick: r.flag("bench.quick"),
+            thps: r.opt_u64("bench.thps").map(|n| n as usize),
+            reps: r.opt_u64("bench.reps").map(|n| n as usize),
+            cpus: bench_cpus(r.text("bench.cpus"))?,
+            loads: name_list("bench.loads", loads, &BenchLoad::ALL, BenchLoad::name)?,
+            parts: name_list("bench.parts", parts, &BenchPart::ALL, BenchPart::name)?,
+            rounds: r.opt_u64("bench.rounds").map(|n| n as usize),
+        };
         let reloc = Reloc { test: r.opt_u64("reloc.test") };
         Ok(Config { cmdline, run, test, exit, mem, mmu, smp, walk, stress, bench, reloc })
     }
@@ -768,6 +907,74 @@ impl Bench {
     pub fn thps(&self) -> usize {
         self.thps.unwrap_or(if self.quick { 32 } else { 256 })
     }
+
+    /// Repetitions: `bench.reps`, else 3 with `bench.quick`, else 5.
+    pub fn reps(&self) -> usize {
+        self.reps.unwrap_or(if self.quick { 3 } else { 5 })
+    }
+
+    /// Rounds of the one-walker cost: `bench.rounds`, else 12 with
+    /// `bench.quick`, else 400.
+    pub fn rounds(&self) -> usize {
+        self.rounds.unwrap_or(if self.quick { 12 } else { 400 })
+    }
+
+    /// The matrix's CPU counts for `online` CPUs: `bench.cpus` (those not
+    /// above `online`), else 1, 2, 4, ... below `online`, and `online`.
+    pub fn cpu_counts(&self, online: usize) -> FixedList<u16, MAX_BENCH_CPUS> {
+        let mut out = FixedList::new();
+        if self.cpus.is_empty() {
+            let mut n = 1;
+            while n < online && out.push(n as u16).is_ok() {
+                n *= 2;
+            }
+            let _ = out.push(online.max(1) as u16);
+        } else {
+            for n in self.cpus.iter().filter(|&n| usize::from(n) <= online) {
+                let _ = out.push(n);
+            }
+        }
+        out
+    }
+
+    /// Whether `part` is to run.
+    pub fn runs(&self, part: BenchPart) -> bool {
+        self.parts.contains(part)
+    }
+}
+
+/// Parses `bench.cpus`: CPU counts 1..=256, ascending, no repeats.
+fn bench_cpus(list: Option<&str>) -> Result<FixedList<u16, MAX_BENCH_CPUS>, Error<'_>> {
+    let mut out = FixedList::new();
+    let Some(list) = list else { return Ok(out) };
+    let mut last = 0;
+    for item in list.split(',') {
+        let n: u16 = item.parse().map_err(|_| Error::BadBenchCpus(item))?;
+        if n == 0 || usize::from(n) > walkproto::MAX_CPUS || n <= last {
+            return Err(Error::BadBenchCpus(item));
+        }
+        last = n;
+        out.push(n).map_err(|_| Error::TooMany("bench.cpus"))?;
+    }
+    Ok(out)
+}
+
+/// Parses a comma list of names from `all` into a list (each at most once).
+fn name_list<T: Copy + PartialEq, const N: usize>(
+    key: &'static str,
+    list: &str,
+    all: &[T; N],
+    name: fn(T) -> &'static str,
+) -> Result<FixedList<T, N>, Error<'static>> {
+    let mut out = FixedList::new();
+    for item in list.split(',') {
+        let v = all.iter().copied().find(|&v| name(v) == item).ok_or(Error::BadBenchList(key))?;
+        if out.contains(v) {
+            return Err(Error::BadBenchList(key));
+        }
+        out.push(v).map_err(|_| Error::TooMany(key))?;
+    }
+    Ok(out)
 }
 
 /// Parses `walk.strategy`: names, `correct`, `controls`, `all`.
@@ -938,6 +1145,36 @@ mod tests {
             assert_eq!(parse(&line).unwrap().walk.bug, b);
         }
         assert!(!parse("mmu.model=off").unwrap().mmu.model);
+    }
+
+    #[test]
+    fn bench_keys() {
+        let c = parse("").unwrap();
+        assert_eq!((c.bench.reps(), c.bench.rounds()), (5, 400));
+        assert_eq!(c.bench.loads.iter().collect::<Vec<_>>(), BenchLoad::ALL);
+        assert_eq!(c.bench.parts.iter().collect::<Vec<_>>(), BenchPart::ALL);
+        assert_eq!(c.bench.cpu_counts(16).iter().collect::<Vec<_>>(), [1, 2, 4, 8, 16]);
+        assert_eq!(c.bench.cpu_counts(6).iter().collect::<Vec<_>>(), [1, 2, 4, 6]);
+        assert_eq!(c.bench.cpu_counts(1).iter().collect::<Vec<_>>(), [1]);
+        assert_eq!(c.bench.cpu_counts(64).iter().collect::<Vec<_>>(), [1, 2, 4, 8, 16, 32, 64]);
+        let c = parse("bench.quick").unwrap();
+        assert_eq!((c.bench.reps(), c.bench.rounds(), c.bench.thps()), (3, 12, 32));
+        let line = "bench.reps=7 bench.cpus=1,16,64 bench.loads=busy,idle bench.parts=matrix bench.rounds=9";
+        let c = parse(line).unwrap();
+        assert_eq!((c.bench.reps(), c.bench.rounds()), (7, 9));
+        assert_eq!(c.bench.cpu_counts(32).iter().collect::<Vec<_>>(), [1, 16]);
+        assert_eq!(c.bench.loads.iter().collect::<Vec<_>>(), [BenchLoad::Busy, BenchLoad::Idle]);
+        assert!(c.bench.runs(BenchPart::Matrix) && !c.bench.runs(BenchPart::Walker));
+        assert_eq!(parse("bench.cpus=4,2").unwrap_err(), Error::BadBenchCpus("2"));
+        assert_eq!(parse("bench.cpus=0").unwrap_err(), Error::BadBenchCpus("0"));
+        assert_eq!(parse("bench.cpus=257").unwrap_err(), Error::BadBenchCpus("257"));
+        assert_eq!(parse("bench.cpus=x").unwrap_err(), Error::BadBenchCpus("x"));
+        let e = parse("bench.loads=idle,idle").unwrap_err();
+        assert_eq!(e, Error::BadBenchList("bench.loads"));
+        assert!(e.to_string().contains("walkers"), "{e}");
+        let e = parse("bench.parts=walkers").unwrap_err();
+        assert!(e.to_string().contains("contention"), "{e}");
+        assert!(parse("bench.reps=0").is_err());
     }
 
     #[test]

@@ -1,401 +1,499 @@
-//! Parsing and rendering of the kernel benchmark output (`BENCH {json}`
-//! lines): a JSON document with every measurement plus the ratios computed
-//! from the same run, an SVG chart (time per munmap against CPUs, one line
-//! per strategy, log scale, one panel per load), and a Markdown table.
+//! The kernel benchmark's host side: parses the `BENCH {json}` lines of one
+//! or more console logs (one log = one run), merges the runs, and computes
+//! per cell the samples, median, min, max and a seeded 95 % bootstrap
+//! interval, for times, for ratios (`ipi` / strategy, paired by run and
+//! repetition) and for event counts per operation. Writes a JSON document
+//! with provenance, an SVG chart, and the README's Markdown section.
+//!
+//! Layout: [`stats`] (median, bootstrap), this file (parsing, merging, the
+//! document), [`svg`] (the chart), [`readme`] (the Markdown).
+
+use std::collections::BTreeMap;
 
 use serde_json::{json, Map, Value};
 
-/// Timebase frequency assumed when the log has no `meta` line.
-pub const DEFAULT_TB_HZ: f64 = 512_000_000.0;
-/// Strategies in chart order.
-pub const STRATEGIES: [&str; 5] = ["ipi", "count", "count-wait", "percpu", "rcu"];
-/// Loads in panel order.
-pub const LOADS: [&str; 3] = ["idle", "walkers", "busy"];
-const COLORS: [&str; 5] = ["#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e"];
+pub mod readme;
+pub mod stats;
+pub mod svg;
 
-/// Everything the kernel printed, parsed.
-#[derive(Debug, Default)]
-pub struct Bench {
-    pub meta: Map<String, Value>,
-    pub cells: Vec<Map<String, Value>>,
-    pub walkers: Vec<Map<String, Value>>,
-    pub mmu: Vec<Map<String, Value>>,
+use stats::Summary;
+
+/// Version of the JSON document [`Bench::to_json`] writes.
+pub const SCHEMA: u64 = 2;
+/// Timebase frequency assumed when a log has no `meta` line.
+pub const DEFAULT_TB_HZ: f64 = 512_000_000.0;
+/// Strategies in report order (those a run did not measure are skipped).
+pub const STRATEGIES: [&str; 6] = ["ipi", "count", "count-atomic", "count-wait", "percpu", "rcu"];
+/// Loads in report order.
+pub const LOADS: [&str; 3] = ["idle", "walkers", "busy"];
+/// The operations of a matrix cell.
+pub const OPS: [&str; 4] = ["munmap", "split", "collapse", "free"];
+
+type Obj = Map<String, Value>;
+
+/// One log: everything one boot printed.
+#[derive(Debug, Default, Clone)]
+pub struct Run {
+    /// Where it came from (the log's path).
+    pub log: String,
+    pub meta: Obj,
+    /// Host facts `qemu-run.sh` appended (`kind: host`).
+    pub host: Obj,
+    pub walker_events: Vec<Obj>,
+    pub walker_rounds: Vec<Obj>,
+    pub mmu: Vec<Obj>,
+    pub cells: Vec<Obj>,
 }
 
 /// Why a log could not be used.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Error {
-    /// A `BENCH` line whose payload is not a JSON object.
+    /// A `BENCH` line whose payload is not a JSON object of a known kind.
     BadLine { line: usize, why: String },
-    /// No `BENCH` cell lines at all (the run did not get that far).
-    NoCells,
+    /// No `BENCH` records at all (the run did not get that far).
+    Empty,
 }
 
 impl std::fmt::Display for Error {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Error::BadLine { line, why } => write!(f, "line {line}: bad BENCH record: {why}"),
-            Error::NoCells => write!(f, "no BENCH cell records in the log (did the benchmark run?)"),
+            Error::Empty => write!(f, "no BENCH cell or walker records in the log (did the benchmark run?)"),
         }
     }
 }
 
 /// Parses every `BENCH {...}` line of a console log.
-pub fn parse(log: &str) -> Result<Bench, Error> {
-    let mut b = Bench::default();
+pub fn parse(log_name: &str, log: &str) -> Result<Run, Error> {
+    let mut r = Run { log: log_name.to_string(), ..Run::default() };
     for (i, line) in log.lines().enumerate() {
         let Some(rest) = line.trim_end_matches('\r').strip_prefix("BENCH ") else { continue };
-        let v: Value =
-            serde_json::from_str(rest).map_err(|e| Error::BadLine { line: i + 1, why: e.to_string() })?;
-        let Value::Object(o) = v else {
-            return Err(Error::BadLine { line: i + 1, why: "not an object".into() });
+        let bad = |why: String| Error::BadLine { line: i + 1, why };
+        let Value::Object(o) = serde_json::from_str(rest).map_err(|e| bad(e.to_string()))? else {
+            return Err(bad("not an object".into()));
         };
         match o.get("kind").and_then(Value::as_str) {
-            Some("meta") => b.meta = o,
-            Some("cell") => b.cells.push(o),
-            Some("walker") => b.walkers.push(o),
-            Some("mmu") => b.mmu.push(o),
-            _ => return Err(Error::BadLine { line: i + 1, why: "unknown kind".into() }),
+            Some("meta") => r.meta = o,
+            Some("host") => r.host = o,
+            Some("cell") => r.cells.push(o),
+            Some("walker_events") => r.walker_events.push(o),
+            Some("walker_round") => r.walker_rounds.push(o),
+            Some("mmu") => r.mmu.push(o),
+            other => return Err(bad(format!("unknown kind {other:?}"))),
         }
     }
-    if b.cells.is_empty() {
-        return Err(Error::NoCells);
+    if r.cells.is_empty() && r.walker_rounds.is_empty() {
+        return Err(Error::Empty);
     }
-    Ok(b)
+    Ok(r)
+}
+
+fn num(o: &Obj, k: &str) -> Option<f64> {
+    o.get(k).and_then(Value::as_f64)
+}
+
+fn text<'a>(o: &'a Obj, k: &str) -> &'a str {
+    o.get(k).and_then(Value::as_str).unwrap_or("")
+}
+
+impl Run {
+    fn tb_hz(&self) -> f64 {
+        num(&self.meta, "tb_hz").unwrap_or(DEFAULT_TB_HZ)
+    }
+
+    fn online(&self) -> u64 {
+        self.meta.get("cpus_online").and_then(Value::as_u64).unwrap_or(0)
+    }
+
+    /// Per-walk registration events of `strategy` (the kernel's
+    /// `walker_events` line), by field.
+    fn walker_profile(&self, strategy: &str) -> Option<&Obj> {
+        self.walker_events.iter().find(|w| text(w, "strategy") == strategy)
+    }
+}
+
+/// Key of a matrix cell group: topology, load, CPUs, strategy.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct CellKey {
+    online: u64,
+    load_rank: usize,
+    load: String,
+    cpus: u64,
+    strategy_rank: usize,
+    strategy: String,
+}
+
+fn rank(list: &[&str], s: &str) -> usize {
+    list.iter().position(|&x| x == s).unwrap_or(list.len())
+}
+
+/// One cell of one repetition of one run, reduced to numbers.
+#[derive(Clone, Debug)]
+struct Sample {
+    /// (run, rep): what pairs a strategy's sample with `ipi`'s.
+    pair: (usize, u64),
+    thps: u64,
+    munmap_ms: f64,
+    serialize_ms: f64,
+    /// Per operation kind: ms per operation, and events per operation.
+    ops: BTreeMap<&'static str, (f64, BTreeMap<String, f64>)>,
+}
+
+/// The events of one operation record, per operation.
+fn op_events(op: &Obj, profile: Option<&Obj>) -> (f64, BTreeMap<String, f64>) {
+    let n = num(op, "n").unwrap_or(0.0).max(1.0);
+    let mut e = BTreeMap::new();
+    let ev = op.get("ev").and_then(Value::as_object).cloned().unwrap_or_default();
+    let evn = |k: &str| num(&ev, k).unwrap_or(0.0);
+    let ipis = num(op, "ipis").unwrap_or(0.0);
+    let walks = num(op, "walks").unwrap_or(0.0);
+    let per_walk = |k: &str| profile.and_then(|p| num(p, k)).unwrap_or(0.0);
+    let mut put = |k: &str, v: f64| {
+        e.insert(k.to_string(), v / n);
+    };
+    put("ipis", ipis);
+    put("irqs", num(op, "irqs").unwrap_or(0.0));
+    // The protocol's own `sync`s plus the one the kernel's msgsnd issues
+    // before each doorbell.
+    put("changer_syncs", evn("full_fences") + ipis);
+    put("changer_lwsyncs", evn("lwsyncs"));
+    put("changer_shared_rmws", evn("shared_rmws"));
+    put("remote_loads", evn("remote_loads"));
+    put("acks_waited", evn("acks_waited"));
+    put("spins", evn("spins"));
+    put("walkers_seen", evn("walkers_seen"));
+    put("serializations", evn("serializations"));
+    put("skipped", evn("skipped"));
+    put("grace_periods", evn("grace_periods"));
+    put("walks", walks);
+    put("walker_syncs", walks * per_walk("full_fences"));
+    put("walker_lwsyncs", walks * per_walk("lwsyncs"));
+    put("walker_shared_rmws", walks * per_walk("shared_rmws"));
+    for (name, key) in [("tlbie", "tlbie"), ("tlbiel", "tlbiel")] {
+        let grid = op.get(key).and_then(Value::as_array).cloned().unwrap_or_default();
+        let mut total = 0.0;
+        for (ric, row) in grid.iter().enumerate() {
+            for (is, v) in row.as_array().into_iter().flatten().enumerate() {
+                let v = v.as_f64().unwrap_or(0.0);
+                total += v;
+                put(&format!("{name}_ric{ric}_is{is}"), v);
+            }
+        }
+        put(name, total);
+    }
+    let tb = num(op, "tb").unwrap_or(0.0);
+    (tb, e)
+}
+
+/// Everything merged from one or more runs.
+#[derive(Debug, Default)]
+pub struct Bench {
+    pub runs: Vec<Run>,
 }
 
 impl Bench {
-    fn tb_hz(&self) -> f64 {
-        self.meta.get("tb_hz").and_then(Value::as_f64).unwrap_or(DEFAULT_TB_HZ)
+    /// Merges runs (one per log).
+    pub fn new(runs: Vec<Run>) -> Bench {
+        Bench { runs }
     }
 
-    /// The CPU counts measured, ascending.
-    pub fn cpu_counts(&self) -> Vec<u64> {
-        let mut v: Vec<u64> =
-            self.cells.iter().filter_map(|c| c.get("cpus").and_then(Value::as_u64)).collect();
-        v.sort_unstable();
-        v.dedup();
-        v
-    }
-
-    /// Milliseconds per munmap for (strategy, cpus, load).
-    pub fn munmap_ms(&self, strategy: &str, cpus: u64, load: &str) -> Option<f64> {
-        self.field_ms(strategy, cpus, load, "munmap_tb")
-    }
-
-    /// Milliseconds of a munmap spent in serialize (the strategy's own cost;
-    /// the rest is the batched TLB flush and freeing).
-    pub fn serialize_ms(&self, strategy: &str, cpus: u64, load: &str) -> Option<f64> {
-        self.field_ms(strategy, cpus, load, "serialize_tb")
-    }
-
-    fn field_ms(&self, strategy: &str, cpus: u64, load: &str, field: &str) -> Option<f64> {
-        self.cells
-            .iter()
-            .find(|c| {
-                c.get("strategy").and_then(Value::as_str) == Some(strategy)
-                    && c.get("cpus").and_then(Value::as_u64) == Some(cpus)
-                    && c.get("load").and_then(Value::as_str) == Some(load)
-            })
-            .and_then(|c| c.get(field).and_then(Value::as_f64))
-            .map(|tb| tb * 1000.0 / self.tb_hz())
-    }
-
-    /// `ipi` time over `strategy` time per (load, cpus), same run.
-    pub fn ratio(&self, strategy: &str, cpus: u64, load: &str) -> Option<f64> {
-        let a = self.munmap_ms("ipi", cpus, load)?;
-        let b = self.munmap_ms(strategy, cpus, load)?;
-        (b > 0.0).then(|| a / b)
-    }
-
-    /// The same ratio for the serialize part only.
-    pub fn serialize_ratio(&self, strategy: &str, cpus: u64, load: &str) -> Option<f64> {
-        let a = self.serialize_ms("ipi", cpus, load)?;
-        let b = self.serialize_ms(strategy, cpus, load)?;
-        (b > 0.0).then(|| a / b)
-    }
-
-    /// Walker registration overhead in percent, per strategy: the kernel's
-    /// median of per-round ratios when present, else from the mean rates.
-    pub fn walker_overhead(&self) -> Vec<(String, f64)> {
-        self.walkers
-            .iter()
-            .filter_map(|w| {
-                let s = w.get("strategy")?.as_str()?.to_string();
-                if let Some(pm) = w.get("overhead_permille_median").and_then(Value::as_f64) {
-                    return Some((s, pm / 10.0));
+    fn samples(&self) -> BTreeMap<CellKey, Vec<Sample>> {
+        let mut groups: BTreeMap<CellKey, Vec<Sample>> = BTreeMap::new();
+        for (ri, run) in self.runs.iter().enumerate() {
+            let ms = |tb: f64| tb * 1000.0 / run.tb_hz();
+            for c in &run.cells {
+                let (load, strategy) = (text(c, "load"), text(c, "strategy"));
+                let key = CellKey {
+                    online: run.online(),
+                    load_rank: rank(&LOADS, load),
+                    load: load.to_string(),
+                    cpus: c.get("cpus").and_then(Value::as_u64).unwrap_or(0),
+                    strategy_rank: rank(&STRATEGIES, strategy),
+                    strategy: strategy.to_string(),
+                };
+                let mut ops = BTreeMap::new();
+                for op in OPS {
+                    if let Some(o) = c.get(op).and_then(Value::as_object) {
+                        let (tb, ev) = op_events(o, run.walker_profile(strategy));
+                        let n = num(o, "n").unwrap_or(1.0).max(1.0);
+                        ops.insert(op, (ms(tb) / n, ev));
+                    }
                 }
-                let r = w.get("walks_per_s")?.as_f64()?;
-                let base = w.get("unregistered_walks_per_s")?.as_f64()?;
-                (r > 0.0).then(|| (s, (base / r - 1.0) * 100.0))
+                groups.entry(key).or_default().push(Sample {
+                    pair: (ri, c.get("rep").and_then(Value::as_u64).unwrap_or(0)),
+                    thps: c.get("thps").and_then(Value::as_u64).unwrap_or(0),
+                    munmap_ms: ms(num(c, "munmap_tb").unwrap_or(0.0)),
+                    serialize_ms: ms(num(c, "serialize_tb").unwrap_or(0.0)),
+                    ops,
+                });
+            }
+        }
+        groups
+    }
+
+    /// The matrix part of the document: one entry per cell group.
+    fn matrix_json(&self) -> Vec<Value> {
+        let groups = self.samples();
+        let mut out = Vec::new();
+        for (key, samples) in &groups {
+            let id = format!("{}/{}/{}/{}", key.online, key.load, key.cpus, key.strategy);
+            let summary = |what: &str, v: Vec<f64>| Summary::of(v, &format!("{id}/{what}"));
+            let mut entry = json!({
+                "cpus_online": key.online,
+                "load": key.load,
+                "cpus": key.cpus,
+                "strategy": key.strategy,
+                "thps": samples.first().map_or(0, |s| s.thps),
+                "reps": samples.len(),
+            });
+            let put = |e: &mut Value, k: &str, s: Option<Summary>, with_samples: bool| {
+                e[k] = s.map_or(Value::Null, |s| s.json(with_samples));
+            };
+            put(
+                &mut entry,
+                "munmap_ms",
+                summary("munmap_ms", samples.iter().map(|s| s.munmap_ms).collect()),
+                true,
+            );
+            put(
+                &mut entry,
+                "serialize_ms",
+                summary("serialize_ms", samples.iter().map(|s| s.serialize_ms).collect()),
+                true,
+            );
+            for op in ["split", "collapse", "free"] {
+                let v: Vec<f64> = samples.iter().filter_map(|s| s.ops.get(op).map(|o| o.0)).collect();
+                put(&mut entry, &format!("{op}_ms"), summary(&format!("{op}_ms"), v), true);
+            }
+            // Ratios ipi / strategy, paired by (run, rep) in the same group.
+            if key.strategy != "ipi" {
+                let ipi_key = CellKey { strategy: "ipi".into(), strategy_rank: 0, ..key.clone() };
+                if let Some(ipi) = groups.get(&ipi_key) {
+                    let paired = |f: fn(&Sample) -> f64| -> Vec<f64> {
+                        samples
+                            .iter()
+                            .filter_map(|s| {
+                                let i = ipi.iter().find(|i| i.pair == s.pair)?;
+                                (f(s) > 0.0).then(|| f(i) / f(s))
+                            })
+                            .collect()
+                    };
+                    put(&mut entry, "ratio", summary("ratio", paired(|s| s.munmap_ms)), true);
+                    put(
+                        &mut entry,
+                        "serialize_ratio",
+                        summary("serialize_ratio", paired(|s| s.serialize_ms)),
+                        true,
+                    );
+                }
+            }
+            let mut events = Map::new();
+            for op in OPS {
+                let names: Vec<String> = samples
+                    .iter()
+                    .find_map(|s| s.ops.get(op))
+                    .map(|o| o.1.keys().cloned().collect())
+                    .unwrap_or_default();
+                let mut per = Map::new();
+                for name in names {
+                    let v: Vec<f64> =
+                        samples.iter().filter_map(|s| s.ops.get(op)?.1.get(&name).copied()).collect();
+                    // Leave out what never happened, to keep the file small.
+                    if v.iter().all(|&x| x == 0.0) {
+                        continue;
+                    }
+                    if let Some(s) = summary(&format!("{op}/{name}"), v) {
+                        per.insert(name, s.compact());
+                    }
+                }
+                events.insert(op.to_string(), Value::Object(per));
+            }
+            entry["events_per_op"] = Value::Object(events);
+            out.push(entry);
+        }
+        out
+    }
+
+    /// The walker-cost part: per topology, concurrent walkers and
+    /// strategy, the per-round overhead over `none` and ns per walk.
+    fn walker_json(&self) -> Vec<Value> {
+        // (online, walkers, strategy rank, strategy) -> (overheads %, ns per walk)
+        let mut groups: BTreeMap<(u64, u64, usize, String), (Vec<f64>, Vec<f64>)> = BTreeMap::new();
+        for run in &self.runs {
+            for r in &run.walker_rounds {
+                let walkers = r.get("walkers").and_then(Value::as_u64).unwrap_or(0);
+                let batch = num(r, "batch").unwrap_or(1.0);
+                let list = r.get("s").and_then(Value::as_array).cloned().unwrap_or_default();
+                let med = |s: &Value| s.get("median_batch_tb").and_then(Value::as_f64).filter(|&m| m > 0.0);
+                let Some(base) = list.iter().find(|s| s["strategy"] == "none").and_then(med) else {
+                    continue;
+                };
+                for s in &list {
+                    let name = s["strategy"].as_str().unwrap_or("").to_string();
+                    let Some(m) = med(s) else { continue };
+                    let g = groups
+                        .entry((run.online(), walkers, rank(&STRATEGIES, &name), name.clone()))
+                        .or_default();
+                    if name != "none" {
+                        g.0.push((m / base - 1.0) * 100.0);
+                    }
+                    g.1.push(m / batch / run.tb_hz() * 1e9);
+                }
+            }
+        }
+        groups
+            .into_iter()
+            .map(|((online, walkers, _, strategy), (oh, ns))| {
+                let id = format!("walker/{online}/{walkers}/{strategy}");
+                json!({
+                    "cpus_online": online,
+                    "walkers": walkers,
+                    "strategy": strategy,
+                    "rounds": ns.len(),
+                    "overhead_percent": Summary::of(oh, &format!("{id}/oh")).map(|s| s.json(true)),
+                    "ns_per_walk": Summary::of(ns, &format!("{id}/ns")).map(|s| s.json(false)),
+                })
             })
             .collect()
     }
 
-    /// Interquartile range of the overhead (percent), when the kernel gave it.
-    pub fn walker_overhead_iqr(&self, strategy: &str) -> Option<(f64, f64)> {
-        let w = self.walkers.iter().find(|w| w.get("strategy").and_then(Value::as_str) == Some(strategy))?;
-        Some((
-            w.get("overhead_permille_q1")?.as_f64()? / 10.0,
-            w.get("overhead_permille_q3")?.as_f64()? / 10.0,
-        ))
-    }
-
-    /// The JSON document: meta, every record, and the computed ratios.
+    /// The whole document.
     pub fn to_json(&self) -> Value {
-        let mut ratios = Vec::new();
-        for load in LOADS {
-            for cpus in self.cpu_counts() {
-                for s in STRATEGIES.iter().skip(1) {
-                    if let Some(r) = self.ratio(s, cpus, load) {
-                        ratios.push(json!({
-                            "load": load, "cpus": cpus, "strategy": s,
-                            "ipi_over_strategy": r,
-                            "ipi_over_strategy_serialize_only": self.serialize_ratio(s, cpus, load),
-                        }));
-                    }
-                }
-            }
-        }
-        let overhead: Vec<Value> = self
-            .walker_overhead()
-            .into_iter()
-            .map(|(s, p)| json!({"strategy": s, "registration_overhead_percent": p}))
+        let runs: Vec<Value> = self
+            .runs
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                json!({
+                    "run": i,
+                    "log": r.log,
+                    "meta": Value::Object(r.meta.clone()),
+                    "host": Value::Object(r.host.clone()),
+                })
+            })
             .collect();
+        let mmu: Vec<Value> = self
+            .runs
+            .iter()
+            .enumerate()
+            .flat_map(|(i, r)| {
+                r.mmu.iter().map(move |m| {
+                    let mut m = m.clone();
+                    m.remove("kind");
+                    m.insert("run".into(), json!(i));
+                    Value::Object(m)
+                })
+            })
+            .collect();
+        let walker_events: Vec<Value> = self
+            .runs
+            .first()
+            .map(|r| {
+                r.walker_events
+                    .iter()
+                    .map(|w| {
+                        let mut w = w.clone();
+                        w.remove("kind");
+                        Value::Object(w)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
         json!({
-            "meta": Value::Object(self.meta.clone()),
-            "cells": self.cells.iter().cloned().map(Value::Object).collect::<Vec<_>>(),
-            "walkers": self.walkers.iter().cloned().map(Value::Object).collect::<Vec<_>>(),
-            "mmu": self.mmu.iter().cloned().map(Value::Object).collect::<Vec<_>>(),
-            "ratios_same_run": ratios,
-            "walker_overhead": overhead,
+            "schema": SCHEMA,
+            "generator": concat!("benchplot ", env!("CARGO_PKG_VERSION")),
+            "bootstrap": {
+                "statistic": "median",
+                "interval": "percentile",
+                "level": stats::LEVEL,
+                "resamples": stats::RESAMPLES,
+                "seed": stats::SEED,
+                "ratios": "ipi / strategy per (run, rep) pair of the same cell group",
+            },
+            "runs": runs,
+            "walker_events": walker_events,
+            "matrix": self.matrix_json(),
+            "walker_cost": self.walker_json(),
+            "mmu": mmu,
         })
     }
-
-    /// Markdown tables: ms per munmap with ratios, and walker overhead.
-    pub fn to_markdown(&self) -> String {
-        let mut s = String::new();
-        let counts = self.cpu_counts();
-        for load in LOADS {
-            s.push_str(&format!(
-                "\n**load = {load}** — ms per munmap of {} THPs (×: ipi / strategy)\n\n",
-                self.thps()
-            ));
-            ms_table(&mut s, &counts, |st, c| match (self.munmap_ms(st, c, load), self.ratio(st, c, load)) {
-                (Some(ms), Some(r)) if st != "ipi" => format!(" {ms:.2} ({r:.1}×) |"),
-                (Some(ms), _) => format!(" {ms:.2} |"),
-                _ => " – |".to_string(),
-            });
-            s.push_str(&format!("\nserialize part only (ms; ×: ipi / strategy), load = {load}\n\n"));
-            ms_table(&mut s, &counts, |st, c| {
-                match (self.serialize_ms(st, c, load), self.serialize_ratio(st, c, load)) {
-                    (Some(ms), Some(r)) if st != "ipi" => format!(" {ms:.3} ({r:.0}×) |"),
-                    (Some(ms), _) => format!(" {ms:.3} |"),
-                    _ => " – |".to_string(),
-                }
-            });
-        }
-        if !self.mmu.is_empty() {
-            s.push_str("\n**MMU layer**: map + unmap + flush of a 64 KB page per second (other CPUs in mm_cpumask idle)\n\n| flush | CPUs | ops/s |\n|---|---|---|\n");
-            for m in &self.mmu {
-                let f = m.get("flush").and_then(Value::as_str).unwrap_or("?");
-                let c = m.get("cpus").and_then(Value::as_u64).unwrap_or(0);
-                let r = m.get("map_unmap_flush_per_s").and_then(Value::as_u64).unwrap_or(0);
-                s.push_str(&format!("| {f} | {c} | {r} |\n"));
-            }
-        }
-        let oh = self.walker_overhead();
-        if !oh.is_empty() {
-            s.push_str("\n**walker registration overhead** (median over rounds of unregistered/registered walk rate, one CPU)\n\n| strategy | overhead | interquartile range |\n|---|---|---|\n");
-            for (st, p) in oh {
-                match self.walker_overhead_iqr(&st) {
-                    Some((q1, q3)) => s.push_str(&format!("| {st} | {p:+.1} % | {q1:+.1} … {q3:+.1} % |\n")),
-                    None => s.push_str(&format!("| {st} | {p:+.1} % | – |\n")),
-                }
-            }
-        }
-        s
-    }
-
-    fn thps(&self) -> u64 {
-        self.meta.get("thps").and_then(Value::as_u64).unwrap_or(0)
-    }
-
-    /// The SVG chart: one panel per load, x = CPUs (log2), y = ms per munmap
-    /// (log10), one line per strategy.
-    pub fn to_svg(&self) -> String {
-        let (pw, ph, ml, mt, mb) = (300.0, 260.0, 80.0, 50.0, 50.0);
-        let width = ml + 3.0 * (pw + 20.0) + 120.0;
-        let height = mt + ph + mb;
-        let counts = self.cpu_counts();
-        let mut vals: Vec<f64> = Vec::new();
-        for l in LOADS {
-            for s in STRATEGIES {
-                for &c in &counts {
-                    if let Some(v) = self.munmap_ms(s, c, l).filter(|v| *v > 0.0) {
-                        vals.push(v);
-                    }
-                }
-            }
-        }
-        let lo = vals.iter().cloned().fold(f64::INFINITY, f64::min).max(1e-3).log10().floor();
-        let hi = vals.iter().cloned().fold(0.0, f64::max).max(1e-3).log10().ceil().max(lo + 1.0);
-        let xmax = counts.last().copied().unwrap_or(1).max(2) as f64;
-        let mut s = format!(
-            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" font-family=\"sans-serif\" font-size=\"12\">\n\
-             <rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n\
-             <text x=\"{ml}\" y=\"20\" font-size=\"15\">Time per munmap of {} THPs vs CPUs in mm_cpumask (QEMU powernv, same run; log scale)</text>\n",
-            self.thps()
-        );
-        for (pi, load) in LOADS.iter().enumerate() {
-            let x0 = ml + pi as f64 * (pw + 20.0);
-            let xp = |c: f64| x0 + (c.log2() / xmax.log2()) * pw;
-            let yp = |v: f64| mt + ph - (v.log10() - lo) / (hi - lo) * ph;
-            s.push_str(&format!(
-                "<rect x=\"{x0}\" y=\"{mt}\" width=\"{pw}\" height=\"{ph}\" fill=\"none\" stroke=\"#888\"/>\n\
-                 <text x=\"{}\" y=\"{}\" text-anchor=\"middle\">load: {load}</text>\n",
-                x0 + pw / 2.0,
-                mt - 8.0
-            ));
-            let mut d = lo as i32;
-            while d as f64 <= hi {
-                let y = yp(10f64.powi(d));
-                s.push_str(&format!(
-                    "<line x1=\"{x0}\" x2=\"{}\" y1=\"{y}\" y2=\"{y}\" stroke=\"#eee\"/>\n",
-                    x0 + pw
-                ));
-                if pi == 0 {
-                    s.push_str(&format!(
-                        "<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{} ms</text>\n",
-                        x0 - 5.0,
-                        y + 4.0,
-                        fmt_pow10(d)
-                    ));
-                }
-                d += 1;
-            }
-            for &c in &counts {
-                s.push_str(&format!(
-                    "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{c}</text>\n",
-                    xp(c as f64),
-                    mt + ph + 16.0
-                ));
-            }
-            s.push_str(&format!(
-                "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">CPUs</text>\n",
-                x0 + pw / 2.0,
-                mt + ph + 34.0
-            ));
-            for (si, st) in STRATEGIES.iter().enumerate() {
-                let pts: Vec<(f64, f64)> = counts
-                    .iter()
-                    .filter_map(|&c| self.munmap_ms(st, c, load).map(|v| (xp(c as f64), yp(v.max(1e-3)))))
-                    .collect();
-                if pts.is_empty() {
-                    continue;
-                }
-                let path: Vec<String> = pts.iter().map(|(x, y)| format!("{x:.1},{y:.1}")).collect();
-                s.push_str(&format!(
-                    "<polyline points=\"{}\" fill=\"none\" stroke=\"{}\" stroke-width=\"2\"/>\n",
-                    path.join(" "),
-                    COLORS[si]
-                ));
-                for (x, y) in pts {
-                    s.push_str(&format!(
-                        "<circle cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"3\" fill=\"{}\"/>\n",
-                        COLORS[si]
-                    ));
-                }
-            }
-        }
-        let lx = ml + 3.0 * (pw + 20.0);
-        for (si, st) in STRATEGIES.iter().enumerate() {
-            let y = mt + 20.0 + si as f64 * 20.0;
-            s.push_str(&format!(
-                "<line x1=\"{lx}\" x2=\"{}\" y1=\"{y}\" y2=\"{y}\" stroke=\"{}\" stroke-width=\"3\"/>\
-                 <text x=\"{}\" y=\"{}\">{st}</text>\n",
-                lx + 20.0,
-                COLORS[si],
-                lx + 26.0,
-                y + 4.0
-            ));
-        }
-        s.push_str("</svg>\n");
-        s
-    }
 }
 
-fn fmt_pow10(d: i32) -> String {
-    if d >= 0 {
-        format!("{}", 10u64.pow(d as u32))
-    } else {
-        format!("{}", 10f64.powi(d))
+/// The document as text: one line per top-level field, and one line per
+/// entry of each top-level array (small in a diff, still readable).
+pub fn document_text(doc: &Value) -> String {
+    let mut out = String::from("{\n");
+    let fields: Vec<(&String, &Value)> = doc.as_object().map(|o| o.iter().collect()).unwrap_or_default();
+    for (i, (k, v)) in fields.iter().enumerate() {
+        out.push_str(&format!("  {}: ", Value::String(k.to_string())));
+        match v.as_array() {
+            Some(items) if !items.is_empty() => {
+                out.push_str("[\n");
+                let lines: Vec<String> = items.iter().map(|e| format!("    {e}")).collect();
+                out.push_str(&lines.join(",\n"));
+                out.push_str("\n  ]");
+            }
+            _ => out.push_str(&v.to_string()),
+        }
+        out.push_str(if i + 1 < fields.len() { ",\n" } else { "\n" });
     }
+    out.push_str("}\n");
+    out
 }
 
-/// One markdown table: a row per strategy, a column per CPU count,
-/// each cell rendered by `cell(strategy, cpus)` (ending in " |").
-fn ms_table(s: &mut String, counts: &[u64], cell: impl Fn(&str, u64) -> String) {
-    s.push_str("| strategy |");
-    for c in counts {
-        s.push_str(&format!(" {c} CPUs |"));
+// ---------------------------------------------------------------------------
+// Reading the document back (the README and the chart are made from it).
+
+/// A matrix entry of the document.
+pub fn matrix_entry<'a>(
+    doc: &'a Value,
+    online: u64,
+    load: &str,
+    cpus: u64,
+    strategy: &str,
+) -> Option<&'a Value> {
+    doc["matrix"].as_array()?.iter().find(|e| {
+        e["cpus_online"].as_u64() == Some(online)
+            && e["load"] == load
+            && e["cpus"].as_u64() == Some(cpus)
+            && e["strategy"] == strategy
+    })
+}
+
+/// A walker-cost entry of the document.
+pub fn walker_entry<'a>(doc: &'a Value, online: u64, walkers: u64, strategy: &str) -> Option<&'a Value> {
+    doc["walker_cost"].as_array()?.iter().find(|e| {
+        e["cpus_online"].as_u64() == Some(online)
+            && e["walkers"].as_u64() == Some(walkers)
+            && e["strategy"] == strategy
+    })
+}
+
+/// The summary at `path` below `v`.
+pub fn summary_at(v: &Value, path: &[&str]) -> Option<Summary> {
+    let mut cur = v;
+    for p in path {
+        cur = cur.get(p)?;
     }
-    s.push_str("\n|---|");
-    for _ in counts {
-        s.push_str("---|");
-    }
-    s.push('\n');
-    for st in STRATEGIES {
-        s.push_str(&format!("| {st} |"));
-        for &c in counts {
-            s.push_str(&cell(st, c));
-        }
-        s.push('\n');
-    }
+    Summary::from_json(cur)
+}
+
+/// Distinct values of a numeric field of the entries of `section`, ascending.
+pub fn distinct(doc: &Value, section: &str, field: &str) -> Vec<u64> {
+    let mut v: Vec<u64> =
+        doc[section].as_array().into_iter().flatten().filter_map(|e| e[field].as_u64()).collect();
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+/// Strategies of `section` in report order.
+pub fn strategies_in(doc: &Value, section: &str) -> Vec<&'static str> {
+    STRATEGIES
+        .into_iter()
+        .filter(|s| doc[section].as_array().into_iter().flatten().any(|e| e["strategy"] == *s))
+        .collect()
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const LOG: &str = "noise\n\
-BENCH {\"kind\":\"meta\",\"cpus_online\":4,\"thps\":8,\"quick\":true,\"flush\":\"tlbie\",\"tb_hz\":512000000}\n\
-BENCH {\"kind\":\"walker\",\"strategy\":\"count\",\"walks_per_s\":900,\"unregistered_walks_per_s\":1000}\n\
-BENCH {\"kind\":\"cell\",\"strategy\":\"ipi\",\"cpus\":4,\"load\":\"idle\",\"thps\":8,\"munmap_tb\":5120000}\n\
-BENCH {\"kind\":\"cell\",\"strategy\":\"count\",\"cpus\":4,\"load\":\"idle\",\"thps\":8,\"munmap_tb\":51200}\n\
-BENCH {\"kind\":\"cell\",\"strategy\":\"ipi\",\"cpus\":1,\"load\":\"idle\",\"thps\":8,\"munmap_tb\":512000}\n";
-
-    #[test]
-    fn parses_and_computes_ratios() {
-        let b = parse(LOG).unwrap();
-        assert_eq!(b.cells.len(), 3);
-        assert_eq!(b.cpu_counts(), vec![1, 4]);
-        assert_eq!(b.munmap_ms("ipi", 4, "idle"), Some(10.0));
-        assert_eq!(b.munmap_ms("count", 4, "idle"), Some(0.1));
-        let r = b.ratio("count", 4, "idle").unwrap();
-        assert!((r - 100.0).abs() < 1e-9, "{r}");
-        assert_eq!(b.ratio("count", 1, "idle"), None);
-        let oh = b.walker_overhead();
-        assert_eq!(oh.len(), 1);
-        assert!((oh[0].1 - 11.111).abs() < 0.01);
-    }
-
-    #[test]
-    fn json_has_ratios_and_svg_has_lines() {
-        let b = parse(LOG).unwrap();
-        let j = b.to_json();
-        assert_eq!(j["ratios_same_run"][0]["ipi_over_strategy"].as_f64().unwrap().round(), 100.0);
-        let svg = b.to_svg();
-        assert!(svg.starts_with("<svg") && svg.contains("polyline") && svg.contains("count"));
-        let md = b.to_markdown();
-        assert!(md.contains("| count | – | 0.10 (100.0×) |"), "{md}");
-    }
-
-    #[test]
-    fn rejects_garbage() {
-        assert_eq!(parse("nothing here").unwrap_err(), Error::NoCells);
-        assert!(matches!(parse("BENCH {not json").unwrap_err(), Error::BadLine { line: 1, .. }));
-        assert!(matches!(parse("BENCH [1,2]").unwrap_err(), Error::BadLine { .. }));
-        assert!(matches!(parse("BENCH {\"kind\":\"x\"}").unwrap_err(), Error::BadLine { .. }));
-    }
-}
+mod tests;
