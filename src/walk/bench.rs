@@ -11,7 +11,8 @@
 //!   in an order rotated each round, so slow drift of the host cancels in
 //!   the per-round ratio strategy / none.
 //! * **contention**: the same with 2, 4, 8, 16 CPUs walking one mm at once
-//!   (the v4 counter's cost is the cache line they all write).
+//!   (the v4 counter's cost is the cache line they all write), for a quarter
+//!   of `bench.rounds`.
 //! * **mmu**: map + unmap + flush of a 64 KB page per second.
 //! * **matrix**: strategies × CPUs in `mm_cpumask` (`bench.cpus`) × load
 //!   (`bench.loads`) × `bench.reps` repetitions, the strategy order rotated
@@ -206,36 +207,46 @@ impl OpRecord {
         self.walks += b.walks - a.walks;
     }
 
+    /// The record as JSON, leaving out what is zero (the console is slow:
+    /// a full run prints some hundreds of these). TLB flush instructions
+    /// are keyed `"RI"` (RIC digit, IS digit).
     fn json(&self) -> String {
-        let grid =
-            |g: &[[u64; 4]; 3]| json_list(g.iter(), |row| json_list(row.iter(), |v| alloc::format!("{v}")));
+        let mut s = alloc::format!("{{\"n\":{},\"done\":{},\"tb\":{}", self.n, self.done, self.tb);
         let e = &self.ev;
-        alloc::format!(
-            "{{\"n\":{},\"done\":{},\"tb\":{},\"sync_tb\":{},\"ipis\":{},\"irqs\":{},\"walks\":{},\
-             \"tlbie\":{},\"tlbiel\":{},\"ev\":{{\"serializations\":{},\"skipped\":{},\"full_fences\":{},\
-             \"lwsyncs\":{},\"shared_rmws\":{},\"remote_loads\":{},\"ipis\":{},\"acks_waited\":{},\
-             \"spins\":{},\"walkers_seen\":{},\"grace_periods\":{}}}}}",
-            self.n,
-            self.done,
-            self.tb,
-            self.sync_tb,
-            self.ipis,
-            self.irqs,
-            self.walks,
-            grid(&self.tlbie),
-            grid(&self.tlbiel),
-            e.serializations,
-            e.skipped,
-            e.full_fences,
-            e.lwsyncs,
-            e.shared_rmws,
-            e.remote_loads,
-            e.ipis,
-            e.acks_waited,
-            e.spins,
-            e.walkers_seen,
-            e.grace_periods
-        )
+        for (k, v) in
+            [("sync_tb", self.sync_tb), ("ipis", self.ipis), ("irqs", self.irqs), ("walks", self.walks)]
+        {
+            if v != 0 {
+                let _ = write!(s, ",\"{k}\":{v}");
+            }
+        }
+        for (k, grid) in [("tlbie", &self.tlbie), ("tlbiel", &self.tlbiel)] {
+            let cells: Vec<String> = (0..3)
+                .flat_map(|r| (0..4).map(move |i| (r, i)))
+                .filter(|&(r, i)| grid[r][i] != 0)
+                .map(|(r, i)| alloc::format!("\"{r}{i}\":{}", grid[r][i]))
+                .collect();
+            if !cells.is_empty() {
+                let _ = write!(s, ",\"{k}\":{{{}}}", cells.join(","));
+            }
+        }
+        let ev = [
+            ("serializations", e.serializations),
+            ("skipped", e.skipped),
+            ("full_fences", e.full_fences),
+            ("lwsyncs", e.lwsyncs),
+            ("shared_rmws", e.shared_rmws),
+            ("remote_loads", e.remote_loads),
+            ("ipis", e.ipis),
+            ("acks_waited", e.acks_waited),
+            ("spins", e.spins),
+            ("walkers_seen", e.walkers_seen),
+            ("grace_periods", e.grace_periods),
+        ];
+        let ev: Vec<String> =
+            ev.iter().filter(|(_, v)| *v != 0).map(|(k, v)| alloc::format!("\"{k}\":{v}")).collect();
+        let _ = write!(s, ",\"ev\":{{{}}}}}", ev.join(","));
+        s
     }
 }
 
@@ -583,11 +594,8 @@ fn walker_cost(n: usize, rounds: usize, slice: u64, arena: &Arena) {
                 });
                 durations.sort_unstable();
                 let median = durations.get(durations.len() / 2).copied().unwrap_or(0);
-                alloc::format!(
-                    "{{\"strategy\":\"{}\",\"walks\":{walks},\"tb\":{tb},\"batches\":{},\"median_batch_tb\":{median}}}",
-                    st.name(),
-                    durations.len()
-                )
+                // [strategy, walks, ticks, batches kept, median batch ticks]
+                alloc::format!("[\"{}\",{walks},{tb},{},{median}]", st.name(), durations.len())
             });
             Line::new("walker_round")
                 .num("walkers", n)
@@ -610,7 +618,10 @@ fn run_walker_parts(cfg: &kconfig::Bench, online: usize) {
         walker_cost(1, cfg.rounds(), slice, &arena);
     }
     if cfg.runs(BenchPart::Contention) {
-        let (rounds, slice) = if quick { (4, time::ms(4)) } else { (40, time::ms(10)) };
+        // A quarter of the one-walker rounds, each slice twice as long: the
+        // walkers share the host's cores, so each gets less of a slice.
+        let rounds = (cfg.rounds() / 4).max(3);
+        let slice = if quick { time::ms(4) } else { time::ms(10) };
         for n in CONTENTION.into_iter().filter(|&n| n > 1 && n <= online) {
             walker_cost(n, rounds, slice, &arena);
         }

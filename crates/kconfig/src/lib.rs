@@ -491,7 +491,8 @@ pub static SCHEMA: &[KeySpec] = &[
         key: "bench.rounds",
         kind: Kind::U64 { min: 2, max: 100_000 },
         default: None,
-        help: "interleaved rounds of the one-walker cost (default: 12 with bench.quick, else 400)",
+        help: "interleaved rounds of the one-walker cost, a quarter of it with 2-16 walkers \
+               (default: 12 with bench.quick, else 400)",
     },
     KeySpec {
         key: "reloc.test",

@@ -139,6 +139,46 @@ struct Sample {
     ops: BTreeMap<&'static str, (f64, BTreeMap<String, f64>)>,
 }
 
+/// TLB flush instruction counts as (RIC, IS, count): the kernel writes
+/// the non-zero ones as `{"RI": n}` (RIC digit, IS digit); a full
+/// `[[..4]; 3]` grid is read too.
+fn tlb_grid(v: Option<&Value>) -> Vec<(usize, usize, f64)> {
+    let mut out = Vec::new();
+    match v {
+        Some(Value::Object(o)) => {
+            for (k, v) in o {
+                let d: Vec<usize> = k.chars().filter_map(|c| c.to_digit(10)).map(|d| d as usize).collect();
+                if let ([ric, is], Some(v)) = (d.as_slice(), v.as_f64()) {
+                    out.push((*ric, *is, v));
+                }
+            }
+        }
+        Some(Value::Array(rows)) => {
+            for (ric, row) in rows.iter().enumerate() {
+                for (is, v) in row.as_array().into_iter().flatten().enumerate() {
+                    out.push((ric, is, v.as_f64().unwrap_or(0.0)));
+                }
+            }
+        }
+        _ => {}
+    }
+    out
+}
+
+/// One strategy of a `walker_round` record: (name, walks, median batch
+/// ticks). The kernel writes `[name, walks, ticks, batches, median]`; an
+/// object with those fields is read too.
+fn round_entry(v: &Value) -> Option<(String, f64, f64)> {
+    if let Some(a) = v.as_array() {
+        return Some((a.first()?.as_str()?.to_string(), a.get(1)?.as_f64()?, a.get(4)?.as_f64()?));
+    }
+    Some((
+        v.get("strategy")?.as_str()?.to_string(),
+        v.get("walks")?.as_f64()?,
+        v.get("median_batch_tb")?.as_f64()?,
+    ))
+}
+
 /// The events of one operation record, per operation.
 fn op_events(op: &Obj, profile: Option<&Obj>) -> (f64, BTreeMap<String, f64>) {
     let n = num(op, "n").unwrap_or(0.0).max(1.0);
@@ -169,15 +209,11 @@ fn op_events(op: &Obj, profile: Option<&Obj>) -> (f64, BTreeMap<String, f64>) {
     put("walker_syncs", walks * per_walk("full_fences"));
     put("walker_lwsyncs", walks * per_walk("lwsyncs"));
     put("walker_shared_rmws", walks * per_walk("shared_rmws"));
-    for (name, key) in [("tlbie", "tlbie"), ("tlbiel", "tlbiel")] {
-        let grid = op.get(key).and_then(Value::as_array).cloned().unwrap_or_default();
+    for name in ["tlbie", "tlbiel"] {
         let mut total = 0.0;
-        for (ric, row) in grid.iter().enumerate() {
-            for (is, v) in row.as_array().into_iter().flatten().enumerate() {
-                let v = v.as_f64().unwrap_or(0.0);
-                total += v;
-                put(&format!("{name}_ric{ric}_is{is}"), v);
-            }
+        for (ric, is, v) in tlb_grid(op.get(name)) {
+            total += v;
+            put(&format!("{name}_ric{ric}_is{is}"), v);
         }
         put(name, total);
     }
@@ -323,14 +359,16 @@ impl Bench {
             for r in &run.walker_rounds {
                 let walkers = r.get("walkers").and_then(Value::as_u64).unwrap_or(0);
                 let batch = num(r, "batch").unwrap_or(1.0);
-                let list = r.get("s").and_then(Value::as_array).cloned().unwrap_or_default();
-                let med = |s: &Value| s.get("median_batch_tb").and_then(Value::as_f64).filter(|&m| m > 0.0);
-                let Some(base) = list.iter().find(|s| s["strategy"] == "none").and_then(med) else {
-                    continue;
-                };
-                for s in &list {
-                    let name = s["strategy"].as_str().unwrap_or("").to_string();
-                    let Some(m) = med(s) else { continue };
+                let list: Vec<(String, f64, f64)> = r
+                    .get("s")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(round_entry)
+                    .filter(|e| e.2 > 0.0)
+                    .collect();
+                let Some(base) = list.iter().find(|e| e.0 == "none").map(|e| e.2) else { continue };
+                for (name, _, m) in list {
                     let g = groups
                         .entry((run.online(), walkers, rank(&STRATEGIES, &name), name.clone()))
                         .or_default();
