@@ -401,6 +401,46 @@ fn trends(out: &mut String, doc: &Value, online: u64) {
             let _ = writeln!(out, "- {load}: {}.", parts.join("; "));
         }
     }
+    let _ = writeln!(
+        out,
+        "\n**The serialize part alone** (time inside the strategy's serialize, i.e. without the batched flush \
+         and the frees), `ipi` / strategy at {last} CPUs:\n"
+    );
+    for load in LOADS {
+        let parts: Vec<String> = strategies
+            .iter()
+            .filter(|s| **s != "ipi")
+            .filter_map(|st| {
+                let r = matrix_entry(doc, online, load, last, st)
+                    .and_then(|e| summary_at(e, &["serialize_ratio"]))?;
+                Some(format!("`{st}` {}×", with_ci(&r)))
+            })
+            .collect();
+        if !parts.is_empty() {
+            let _ = writeln!(out, "- {load}: {}.", parts.join("; "));
+        }
+    }
+}
+
+/// The MMU layer's throughput (one sample each: context, not a claim).
+fn mmu_table(out: &mut String, doc: &Value) {
+    let rows: Vec<&Value> = doc["mmu"].as_array().into_iter().flatten().collect();
+    if rows.is_empty() {
+        return;
+    }
+    out.push_str(
+        "\n**MMU layer**: map + unmap + flush of a 64 KB page per second, other CPUs of the mm idle \
+         (one sample each: context, not a claim)\n\n| flush | CPUs | per second |\n|---|---|---|\n",
+    );
+    for m in rows {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} |",
+            m["flush"].as_str().unwrap_or("?"),
+            m["cpus"],
+            sig(m["map_unmap_flush_per_s"].as_f64().unwrap_or(0.0))
+        );
+    }
 }
 
 /// The cover letter's numbers against event counts measured here.
@@ -521,6 +561,7 @@ pub fn section(docs: &[(&str, &Value)]) -> String {
             bras(&mut out, main, online);
         }
         walker_tables(&mut out, main);
+        mmu_table(&mut out, main);
     }
     for (name, doc) in docs.iter().skip(1) {
         out.push_str("\n**Past 16 threads**\n");
