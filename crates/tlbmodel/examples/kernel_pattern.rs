@@ -4,11 +4,12 @@
 //!
 //! ```sh
 //! cargo run --release -p tlbmodel --example kernel_pattern -- \
-//!     [--steps N] [--cpus N] [--flush tlbie|ipi] [--kernel-heap]
+//!     [--steps N] [--cpus N] [--flush tlbie|ipi] [--kernel-heap] [-v]
 //! ```
 //!
 //! `--kernel-heap` allocates from a 64 MiB `linked_list_allocator` heap,
-//! the kernel's allocator (`src/mm/heap.rs`), instead of the system one.
+//! the kernel's allocator (`src/mm/heap.rs`), instead of the system one;
+//! `-v` adds the time per kind of step.
 
 #[path = "../tests/pattern/mod.rs"]
 mod pattern;
@@ -62,6 +63,7 @@ fn main() {
     let mut cpus: Option<usize> = None;
     let mut flush: Option<bool> = None;
     let mut kernel_heap = false;
+    let mut verbose = false;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let mut val = || args.next().unwrap_or_else(|| panic!("{a} needs a value"));
@@ -70,7 +72,8 @@ fn main() {
             "--cpus" => cpus = Some(val().parse().expect("--cpus N")),
             "--flush" => flush = Some(val() == "ipi"),
             "--kernel-heap" => kernel_heap = true,
-            _ => panic!("usage: kernel_pattern [--steps N] [--cpus N] [--flush tlbie|ipi] [--kernel-heap]"),
+            "-v" | "--verbose" => verbose = true,
+            _ => panic!("usage: kernel_pattern [--steps N] [--cpus N] [--flush tlbie|ipi] [--kernel-heap] [-v]"),
         }
     }
     if kernel_heap {
@@ -97,5 +100,8 @@ fn main() {
             allocs as f64 / o.steps as f64,
             if kernel_heap { " (kernel heap)" } else { "" }
         );
+        if verbose {
+            print!("{}", pattern::breakdown(&o));
+        }
     }
 }

@@ -30,6 +30,10 @@ struct Table {
     root_of: Option<(u32, u32)>,
     /// Non-zero entries (logical values).
     entries: BTreeMap<u32, u64>,
+    /// Stale page-walk-cache records (entry, CPU group) pointing here: when
+    /// 0, no CPU walks this table through its walk cache, and finding who
+    /// can walk it needs no search.
+    pwc_refs: u32,
 }
 
 /// What an entry value means to the MMU, given where it is.
@@ -99,23 +103,49 @@ fn walk(tables: &BTreeMap<u64, Table>, geom: &Geometry, t: u64, base: u64, visit
     }
 }
 
-/// A way for a CPU to walk a table: the (lpid, pid) it walks it as, and the
-/// EA the table's first entry translates.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+/// CPUs are kept in groups of 64: a stale record holds, for one entry and
+/// one group, a bit per CPU of the group that may hold it. Most stale
+/// entries are made for every CPU that runs a PID at once and removed from
+/// all of them by one `tlbie`, so one record serves them all.
+const GROUP: u32 = 64;
+
+/// The group of `cpu` and its bit there.
+const fn cpu_bit(cpu: u32) -> (u32, u64) {
+    (cpu / GROUP, 1 << (cpu % GROUP))
+}
+
+/// The CPUs of group `g` whose bits are set in `bits`.
+fn cpus_of(g: u32, mut bits: u64) -> impl Iterator<Item = u32> {
+    core::iter::from_fn(move || {
+        if bits == 0 {
+            return None;
+        }
+        let b = bits.trailing_zeros();
+        bits &= bits - 1;
+        Some(g * GROUP + b)
+    })
+}
+
+/// A way for CPUs of one group to walk a table: the (lpid, pid) they walk
+/// it as, and the EA the table's first entry translates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct View {
-    cpu: u32,
+    group: u32,
+    /// The CPUs of the group (never 0).
+    bits: u64,
     lpid: u32,
     pid: u32,
     base: u64,
-    /// Through the current tree from the root of the PID the CPU runs (else
+    /// Through the current tree from the root of the PID the CPUs run (else
     /// through a stale page-walk-cache entry).
     tree: bool,
 }
 
-/// A table's ancestors (itself first) with its offset inside each, and the
-/// root it hangs under.
+/// A table's ancestors (itself first) with its offset inside each and
+/// whether stale page-walk-cache records point at it, and the root it
+/// hangs under.
 struct Chain {
-    items: [(u64, u64); 4],
+    items: [(u64, u64, bool); 4],
     len: usize,
     /// (lpid, pid) of the root at the top and the table's first EA.
     anchor: Option<((u32, u32), u64)>,
@@ -128,81 +158,117 @@ const PWC_MIN: PwcEntry = PwcEntry { lpid: 0, pid: 0, level: Level::Pgd, ea: 0, 
 const PWC_MAX: PwcEntry =
     PwcEntry { lpid: u32::MAX, pid: u32::MAX, level: Level::Pte, ea: u64::MAX, next: u64::MAX };
 
-/// The explicit stale sets, indexed twice.
+/// The (lo, hi) keys of the stale TLB records `target` selects.
+fn tlb_bounds(target: &Target) -> ((TlbEntry, u32), (TlbEntry, u32)) {
+    let (lo, hi) = match *target {
+        Target::Va { lpid, pid, size, page } => (
+            TlbEntry { lpid, pid, size, ea: page, pa: 0 },
+            TlbEntry { lpid, pid, size, ea: page, pa: u64::MAX },
+        ),
+        Target::Pid { lpid, pid } => (TlbEntry { lpid, pid, ..TLB_MIN }, TlbEntry { lpid, pid, ..TLB_MAX }),
+        Target::Lpid { lpid } => (TlbEntry { lpid, ..TLB_MIN }, TlbEntry { lpid, ..TLB_MAX }),
+        Target::All => (TLB_MIN, TLB_MAX),
+    };
+    ((lo, 0), (hi, u32::MAX))
+}
+
+/// The (lo, hi) keys of the stale page-walk-cache records `target` selects
+/// (never by EA).
+fn pwc_bounds(target: &Target) -> Option<((PwcEntry, u32), (PwcEntry, u32))> {
+    let (lo, hi) = match *target {
+        Target::Va { .. } => return None,
+        Target::Pid { lpid, pid } => (PwcEntry { lpid, pid, ..PWC_MIN }, PwcEntry { lpid, pid, ..PWC_MAX }),
+        Target::Lpid { lpid } => (PwcEntry { lpid, ..PWC_MIN }, PwcEntry { lpid, ..PWC_MAX }),
+        Target::All => (PWC_MIN, PWC_MAX),
+    };
+    Some(((lo, 0), (hi, u32::MAX)))
+}
+
+/// The explicit stale sets: per entry and CPU group, the CPUs that may
+/// hold it; indexed twice. The counts are of (CPU, entry) pairs.
 #[derive(Clone, Debug, Default)]
 struct Stale {
-    tlb: BTreeSet<(u32, TlbEntry)>,
-    tlb_by_pa: BTreeSet<(PageSize, u64, u32, TlbEntry)>,
-    pwc: BTreeSet<(u32, PwcEntry)>,
-    pwc_by_next: BTreeSet<(u64, u32, PwcEntry)>,
+    tlb: BTreeMap<(TlbEntry, u32), u64>,
+    tlb_by_pa: BTreeSet<(PageSize, u64, TlbEntry, u32)>,
+    pwc: BTreeMap<(PwcEntry, u32), u64>,
+    pwc_by_next: BTreeSet<(u64, PwcEntry, u32)>,
+    n_tlb: usize,
+    n_pwc: usize,
     max_tlb: usize,
     max_pwc: usize,
 }
 
 impl Stale {
-    fn add_tlb(&mut self, cpu: u32, e: TlbEntry) -> bool {
-        if !self.tlb.insert((cpu, e)) {
-            return false;
+    /// The CPUs `bits` of group `g` may hold `e`; returns how many did not
+    /// already.
+    fn add_tlb(&mut self, g: u32, bits: u64, e: TlbEntry) -> u32 {
+        if bits == 0 {
+            return 0;
         }
-        self.tlb_by_pa.insert((e.size, e.pa, cpu, e));
-        self.max_tlb = self.max_tlb.max(self.tlb.len());
-        true
+        let by_pa = &mut self.tlb_by_pa;
+        let held = self.tlb.entry((e, g)).or_insert_with(|| {
+            by_pa.insert((e.size, e.pa, e, g));
+            0
+        });
+        let new = bits & !*held;
+        *held |= bits;
+        self.n_tlb += new.count_ones() as usize;
+        self.max_tlb = self.max_tlb.max(self.n_tlb);
+        new.count_ones()
     }
 
-    fn del_tlb(&mut self, cpu: u32, e: TlbEntry) {
-        if self.tlb.remove(&(cpu, e)) {
-            self.tlb_by_pa.remove(&(e.size, e.pa, cpu, e));
+    /// The CPUs `bits` of group `g` no longer hold `e`; returns how many
+    /// did.
+    fn del_tlb(&mut self, g: u32, bits: u64, e: TlbEntry) -> u32 {
+        let Some(held) = self.tlb.get_mut(&(e, g)) else { return 0 };
+        let gone = *held & bits;
+        *held &= !bits;
+        if *held == 0 {
+            self.tlb.remove(&(e, g));
+            self.tlb_by_pa.remove(&(e.size, e.pa, e, g));
         }
+        self.n_tlb -= gone.count_ones() as usize;
+        gone.count_ones()
     }
 
-    fn add_pwc(&mut self, cpu: u32, e: PwcEntry) -> bool {
-        if !self.pwc.insert((cpu, e)) {
-            return false;
+    /// As `add_tlb`; also says whether the record is new.
+    fn add_pwc(&mut self, g: u32, bits: u64, e: PwcEntry) -> (u32, bool) {
+        if bits == 0 {
+            return (0, false);
         }
-        self.pwc_by_next.insert((e.next, cpu, e));
-        self.max_pwc = self.max_pwc.max(self.pwc.len());
-        true
+        let by_next = &mut self.pwc_by_next;
+        let mut created = false;
+        let held = self.pwc.entry((e, g)).or_insert_with(|| {
+            by_next.insert((e.next, e, g));
+            created = true;
+            0
+        });
+        let new = bits & !*held;
+        *held |= bits;
+        self.n_pwc += new.count_ones() as usize;
+        self.max_pwc = self.max_pwc.max(self.n_pwc);
+        (new.count_ones(), created)
     }
 
-    fn del_pwc(&mut self, cpu: u32, e: PwcEntry) {
-        if self.pwc.remove(&(cpu, e)) {
-            self.pwc_by_next.remove(&(e.next, cpu, e));
+    /// As `del_tlb`; also says whether the record is gone.
+    fn del_pwc(&mut self, g: u32, bits: u64, e: PwcEntry) -> (u32, bool) {
+        let Some(held) = self.pwc.get_mut(&(e, g)) else { return (0, false) };
+        let gone = *held & bits;
+        *held &= !bits;
+        let removed = *held == 0;
+        if removed {
+            self.pwc.remove(&(e, g));
+            self.pwc_by_next.remove(&(e.next, e, g));
         }
+        self.n_pwc -= gone.count_ones() as usize;
+        (gone.count_ones(), removed)
     }
 
-    /// Stale page-walk-cache entries pointing at `t`.
-    fn pwc_to(&self, t: u64) -> impl Iterator<Item = (u32, PwcEntry)> + '_ {
-        self.pwc_by_next.range((t, 0, PWC_MIN)..=(t, u32::MAX, PWC_MAX)).map(|&(_, c, e)| (c, e))
-    }
-
-    /// Stale TLB entries of `cpu` that `target` selects.
-    fn tlb_selected(&self, cpu: u32, target: &Target, out: &mut Vec<(u32, TlbEntry)>) {
-        let (lo, hi) = match *target {
-            Target::Va { lpid, pid, size, page } => (
-                TlbEntry { lpid, pid, size, ea: page, pa: 0 },
-                TlbEntry { lpid, pid, size, ea: page, pa: u64::MAX },
-            ),
-            Target::Pid { lpid, pid } => {
-                (TlbEntry { lpid, pid, ..TLB_MIN }, TlbEntry { lpid, pid, ..TLB_MAX })
-            }
-            Target::Lpid { lpid } => (TlbEntry { lpid, ..TLB_MIN }, TlbEntry { lpid, ..TLB_MAX }),
-            Target::All => (TLB_MIN, TLB_MAX),
-        };
-        out.extend(self.tlb.range((cpu, lo)..=(cpu, hi)).copied());
-    }
-
-    /// Stale page-walk-cache entries of `cpu` that `target` selects (never
-    /// by EA).
-    fn pwc_selected(&self, cpu: u32, target: &Target, out: &mut Vec<(u32, PwcEntry)>) {
-        let (lo, hi) = match *target {
-            Target::Va { .. } => return,
-            Target::Pid { lpid, pid } => {
-                (PwcEntry { lpid, pid, ..PWC_MIN }, PwcEntry { lpid, pid, ..PWC_MAX })
-            }
-            Target::Lpid { lpid } => (PwcEntry { lpid, ..PWC_MIN }, PwcEntry { lpid, ..PWC_MAX }),
-            Target::All => (PWC_MIN, PWC_MAX),
-        };
-        out.extend(self.pwc.range((cpu, lo)..=(cpu, hi)).copied());
+    /// Stale page-walk-cache records pointing at `t`: (entry, group, CPUs).
+    fn pwc_to(&self, t: u64) -> impl Iterator<Item = (PwcEntry, u32, u64)> + '_ {
+        self.pwc_by_next
+            .range((t, PWC_MIN, 0)..=(t, PWC_MAX, u32::MAX))
+            .map(|&(_, e, g)| (e, g, self.pwc.get(&(e, g)).copied().unwrap_or(0)))
     }
 }
 
@@ -275,6 +341,8 @@ pub struct Model {
     tables: BTreeMap<u64, Table>,
     roots: BTreeMap<(u32, u32), u64>,
     running: Vec<Option<(u32, u32)>>,
+    /// Per (lpid, pid) someone runs: the CPUs running it, per group.
+    run_masks: BTreeMap<(u32, u32), Vec<u64>>,
     /// Valid leaves of leveled tables: (size, real address, table, index).
     leaves: BTreeSet<(PageSize, u64, u64, u32)>,
     stale: Stale,
@@ -295,6 +363,7 @@ impl Model {
             tables: BTreeMap::new(),
             roots: BTreeMap::new(),
             running: vec![None; ncpus],
+            run_masks: BTreeMap::new(),
             leaves: BTreeSet::new(),
             stale: Stale::default(),
             flushes: FlushLog::default(),
@@ -353,8 +422,8 @@ impl Model {
         if let Some(existing) = clash {
             return self.err(ModelError::DoubleAlloc { pa, bytes, existing });
         }
-        self.tables
-            .insert(pa, Table { bytes, level: None, parent: None, root_of: None, entries: BTreeMap::new() });
+        let t = Table { bytes, level: None, parent: None, root_of: None, entries: BTreeMap::new(), pwc_refs: 0 };
+        self.tables.insert(pa, t);
         Ok(())
     }
 
@@ -394,13 +463,12 @@ impl Model {
                     let ea = v.base + ea_off;
                     match old_sem {
                         Sem::Leaf { size, pa } => {
-                            self.stale.add_tlb(v.cpu, TlbEntry { lpid: v.lpid, pid: v.pid, size, ea, pa });
+                            let e = TlbEntry { lpid: v.lpid, pid: v.pid, size, ea, pa };
+                            self.stale.add_tlb(v.group, v.bits, e);
                         }
                         Sem::Dir { child } => {
-                            self.stale.add_pwc(
-                                v.cpu,
-                                PwcEntry { lpid: v.lpid, pid: v.pid, level, ea, next: child },
-                            );
+                            let e = PwcEntry { lpid: v.lpid, pid: v.pid, level, ea, next: child };
+                            self.add_pwc(v.group, v.bits, e);
                         }
                         Sem::None => {}
                     }
@@ -508,12 +576,13 @@ impl Model {
     }
 
     fn chain(&self, t: u64) -> Chain {
-        let mut ch = Chain { items: [(0, 0); 4], len: 0, anchor: None };
+        let mut ch = Chain { items: [(0, 0, false); 4], len: 0, anchor: None };
         let (mut cur, mut off) = (t, 0u64);
         loop {
-            ch.items[ch.len] = (cur, off);
+            let tab = self.tables.get(&cur);
+            ch.items[ch.len] = (cur, off, tab.is_some_and(|x| x.pwc_refs > 0));
             ch.len += 1;
-            let Some(tab) = self.tables.get(&cur) else { break };
+            let Some(tab) = tab else { break };
             match tab.parent {
                 Some((p, idx)) if ch.len < 4 => {
                     let Some(pl) = self.tables.get(&p).and_then(|pt| pt.level) else { break };
@@ -530,78 +599,123 @@ impl Model {
         ch
     }
 
+    /// The CPUs of group `g` that run (lpid, pid).
+    fn running_bits(&self, lpid: u32, pid: u32, g: u32) -> u64 {
+        self.run_masks.get(&(lpid, pid)).and_then(|w| w.get(g as usize)).copied().unwrap_or(0)
+    }
+
+    /// The CPUs of group `g` an invalidation by `issuer` reaches.
+    fn scope_bits(issuer: usize, local: bool, g: u32) -> u64 {
+        match (local, cpu_bit(issuer as u32)) {
+            (false, _) => u64::MAX,
+            (true, (ig, bit)) if ig == g => bit,
+            (true, _) => 0,
+        }
+    }
+
     /// The ways CPUs can walk `t` now: through the tree from the root of the
     /// PID they run, and through stale page-walk-cache entries pointing at
     /// `t` or an ancestor — only those of the PID the CPU runs unless
     /// `dormant` (a CPU walks for its current PID only, but may switch back).
-    /// Sorted, one per (cpu, lpid, pid, base), tree views preferred.
+    /// A CPU may appear in several views (through the tree and a walk-cache
+    /// entry at the same EA, or several walk-cache entries): what they make
+    /// explicit is a set, and reports keep the strongest holding.
     fn views(&self, t: u64, dormant: bool, out: &mut Vec<View>) -> Option<((u32, u32), u64)> {
         let ch = self.chain(t);
-        for &(a, off) in &ch.items[..ch.len] {
-            for (cpu, e) in self.stale.pwc_to(a) {
-                if dormant || self.running[cpu as usize] == Some((e.lpid, e.pid)) {
-                    out.push(View { cpu, lpid: e.lpid, pid: e.pid, base: e.ea + off, tree: false });
+        for &(a, off, cached) in &ch.items[..ch.len] {
+            if !cached {
+                continue;
+            }
+            for (e, group, bits) in self.stale.pwc_to(a) {
+                let bits = if dormant { bits } else { bits & self.running_bits(e.lpid, e.pid, group) };
+                if bits != 0 {
+                    out.push(View { group, bits, lpid: e.lpid, pid: e.pid, base: e.ea + off, tree: false });
                 }
             }
         }
         if let Some(((lpid, pid), base)) = ch.anchor {
-            for (cpu, r) in self.running.iter().enumerate() {
-                if *r == Some((lpid, pid)) {
-                    out.push(View { cpu: cpu as u32, lpid, pid, base, tree: true });
+            if let Some(words) = self.run_masks.get(&(lpid, pid)) {
+                for (g, &bits) in words.iter().enumerate() {
+                    if bits != 0 {
+                        out.push(View { group: g as u32, bits, lpid, pid, base, tree: true });
+                    }
                 }
             }
         }
-        out.sort_unstable_by(|a, b| {
-            (a.cpu, a.lpid, a.pid, a.base, !a.tree).cmp(&(b.cpu, b.lpid, b.pid, b.base, !b.tree))
-        });
-        out.dedup_by(|b, a| (a.cpu, a.lpid, a.pid, a.base) == (b.cpu, b.lpid, b.pid, b.base));
         ch.anchor
     }
 
+    /// Add a stale page-walk-cache entry for the CPUs `bits` of group `g`
+    /// (the table it points at is live); returns how many CPUs are new.
+    fn add_pwc(&mut self, g: u32, bits: u64, e: PwcEntry) -> u32 {
+        let (n, created) = self.stale.add_pwc(g, bits, e);
+        if created {
+            if let Some(t) = self.tables.get_mut(&e.next) {
+                t.pwc_refs += 1;
+            }
+        }
+        n
+    }
+
+    /// Remove a stale page-walk-cache entry from the CPUs `bits` of group
+    /// `g`; returns how many held it.
+    fn del_pwc(&mut self, g: u32, bits: u64, e: PwcEntry) -> u32 {
+        let (n, removed) = self.stale.del_pwc(g, bits, e);
+        if removed {
+            if let Some(t) = self.tables.get_mut(&e.next) {
+                t.pwc_refs -= 1;
+            }
+        }
+        n
+    }
+
     /// Make everything under `t` reachable through `view` explicit stale
-    /// entries of the view's CPU (directory entries too if `with_pwc`).
+    /// entries of the view's CPUs (directory entries too if `with_pwc`).
     fn materialize_subtree(&mut self, t: u64, view: View, with_pwc: bool) -> u32 {
         let (tables, stale) = (&self.tables, &mut self.stale);
+        let (g, bits) = (view.group, view.bits);
         let mut n = 0u32;
+        let mut dirs = Vec::new();
         walk(tables, &self.geom, t, view.base, &mut |f| match f {
             Found::Leaf { ea, size, pa } => {
-                n +=
-                    stale.add_tlb(view.cpu, TlbEntry { lpid: view.lpid, pid: view.pid, size, ea, pa }) as u32;
+                n += stale.add_tlb(g, bits, TlbEntry { lpid: view.lpid, pid: view.pid, size, ea, pa });
             }
             Found::Dir { level, ea, child } => {
                 if with_pwc {
-                    let e = PwcEntry { lpid: view.lpid, pid: view.pid, level, ea, next: child };
-                    n += stale.add_pwc(view.cpu, e) as u32;
+                    dirs.push(PwcEntry { lpid: view.lpid, pid: view.pid, level, ea, next: child });
                 }
             }
         });
+        for e in dirs {
+            n += self.add_pwc(g, bits, e);
+        }
         self.n.materialized += n as u64;
         n
     }
 
     /// Make the entries of `t` itself (one level) explicit for `view`: its
     /// leaves as stale TLB entries, its directory entries as stale
-    /// page-walk-cache entries (through which the CPU still reaches below).
+    /// page-walk-cache entries (through which the CPUs still reach below).
     fn materialize_table(&mut self, t: u64, view: View) {
         let Some(tab) = self.tables.get(&t) else { return };
         let Some(level) = tab.level else { return };
         let shift = self.geom.level_shift(level);
+        let (g, bits) = (view.group, view.bits);
         let mut n = 0u64;
+        let mut dirs = Vec::new();
         for (&i, &v) in &tab.entries {
             let ea = view.base + ((i as u64) << shift);
             match sem(&self.tables, &self.geom, t, Some(level), i, v) {
                 Sem::Leaf { size, pa } => {
-                    n += self
-                        .stale
-                        .add_tlb(view.cpu, TlbEntry { lpid: view.lpid, pid: view.pid, size, ea, pa })
+                    n += self.stale.add_tlb(g, bits, TlbEntry { lpid: view.lpid, pid: view.pid, size, ea, pa })
                         as u64;
                 }
-                Sem::Dir { child } => {
-                    let e = PwcEntry { lpid: view.lpid, pid: view.pid, level, ea, next: child };
-                    n += self.stale.add_pwc(view.cpu, e) as u64;
-                }
+                Sem::Dir { child } => dirs.push(PwcEntry { lpid: view.lpid, pid: view.pid, level, ea, next: child }),
                 Sem::None => {}
             }
+        }
+        for e in dirs {
+            n += self.add_pwc(g, bits, e) as u64;
         }
         self.n.materialized += n;
     }
@@ -645,9 +759,11 @@ impl Model {
         if let Some(r0) = old {
             // CPUs running the PID lose the tree view of the old root: what
             // they reached through it is theirs to keep until invalidated.
-            for cpu in 0..self.running.len() {
-                if self.running[cpu] == Some((lpid, pid)) {
-                    self.materialize_table(r0, View { cpu: cpu as u32, lpid, pid, base: 0, tree: false });
+            let words = self.run_masks.get(&(lpid, pid)).cloned().unwrap_or_default();
+            for (g, &bits) in words.iter().enumerate() {
+                if bits != 0 {
+                    let view = View { group: g as u32, bits, lpid, pid, base: 0, tree: false };
+                    self.materialize_table(r0, view);
                 }
             }
             if let Some(t) = self.tables.get_mut(&r0) {
@@ -672,30 +788,51 @@ impl Model {
         self.check_cpu(cpu)?;
         let new = pid.map(|p| (lpid, p));
         let Some((l, p)) = self.running[cpu] else {
-            self.running[cpu] = new;
+            self.set_running(cpu, new);
             return Ok(());
         };
         if new == Some((l, p)) {
             return Ok(());
         }
-        let c = cpu as u32;
-        let lo = (c, PwcEntry { lpid: l, pid: p, ..PWC_MIN });
-        let hi = (c, PwcEntry { lpid: l, pid: p, ..PWC_MAX });
-        let cached: Vec<PwcEntry> = self.stale.pwc.range(lo..=hi).map(|&(_, e)| e).collect();
+        let (group, bits) = cpu_bit(cpu as u32);
+        let lo = (PwcEntry { lpid: l, pid: p, ..PWC_MIN }, 0);
+        let hi = (PwcEntry { lpid: l, pid: p, ..PWC_MAX }, u32::MAX);
+        let cached: Vec<PwcEntry> = self
+            .stale
+            .pwc
+            .range(lo..=hi)
+            .filter(|&(&(_, g), &held)| g == group && held & bits != 0)
+            .map(|(&(e, _), _)| e)
+            .collect();
+        let view = View { group, bits, lpid: l, pid: p, base: 0, tree: true };
         if let Some(&r) = self.roots.get(&(l, p)) {
-            self.materialize_subtree(r, View { cpu: c, lpid: l, pid: p, base: 0, tree: true }, true);
+            self.materialize_subtree(r, view, true);
         }
         for e in cached {
             if !self.redundant(&e) {
-                self.materialize_subtree(
-                    e.next,
-                    View { cpu: c, lpid: l, pid: p, base: e.ea, tree: false },
-                    true,
-                );
+                self.materialize_subtree(e.next, View { base: e.ea, tree: false, ..view }, true);
             }
         }
-        self.running[cpu] = new;
+        self.set_running(cpu, new);
         Ok(())
+    }
+
+    /// `cpu` now runs `new`: keep `run_masks` in step.
+    fn set_running(&mut self, cpu: usize, new: Option<(u32, u32)>) {
+        let (g, bit) = cpu_bit(cpu as u32);
+        if let Some(old) = self.running[cpu] {
+            if let Some(w) = self.run_masks.get_mut(&old) {
+                w[g as usize] &= !bit;
+                if w.iter().all(|&x| x == 0) {
+                    self.run_masks.remove(&old);
+                }
+            }
+        }
+        if let Some(lp) = new {
+            let groups = self.running.len().div_ceil(GROUP as usize);
+            self.run_masks.entry(lp).or_insert_with(|| vec![0; groups])[g as usize] |= bit;
+        }
+        self.running[cpu] = new;
     }
 
     /// One completed invalidation sequence issued by `issuer_cpu`: `tlbie`s
@@ -792,46 +929,49 @@ impl Model {
         }
     }
 
-    fn scope(&self, issuer: usize, local: bool) -> core::ops::Range<u32> {
-        if local {
-            issuer as u32..issuer as u32 + 1
-        } else {
-            0..self.running.len() as u32
-        }
-    }
-
     /// Remove the selected stale PWC entries. A CPU that runs their PID
     /// could walk below them until now: first make what it reached through
     /// them (and not through its current tree) explicit TLB entries. Their
     /// directory entries need not be kept: they are of the same PID and go
     /// in the same invalidation.
     fn apply_pwc(&mut self, issuer: usize, local: bool, target: &Target) -> (u32, u32) {
-        let mut victims = Vec::new();
-        for cpu in self.scope(issuer, local) {
-            self.stale.pwc_selected(cpu, target, &mut victims);
-        }
+        let Some((lo, hi)) = pwc_bounds(target) else { return (0, 0) };
+        let victims: Vec<(PwcEntry, u32, u64)> = self
+            .stale
+            .pwc
+            .range(lo..=hi)
+            .map(|(&(e, g), &held)| (e, g, held & Self::scope_bits(issuer, local, g)))
+            .filter(|&(_, _, bits)| bits != 0)
+            .collect();
         let mut mat = 0;
-        for &(cpu, e) in &victims {
-            if self.running[cpu as usize] == Some((e.lpid, e.pid)) && !self.redundant(&e) {
-                let view = View { cpu, lpid: e.lpid, pid: e.pid, base: e.ea, tree: false };
+        for &(e, group, bits) in &victims {
+            let bits = bits & self.running_bits(e.lpid, e.pid, group);
+            if bits != 0 && !self.redundant(&e) {
+                let view = View { group, bits, lpid: e.lpid, pid: e.pid, base: e.ea, tree: false };
                 mat += self.materialize_subtree(e.next, view, false);
             }
         }
-        for &(cpu, e) in &victims {
-            self.stale.del_pwc(cpu, e);
+        let mut removed = 0;
+        for &(e, g, bits) in &victims {
+            removed += self.del_pwc(g, bits, e);
         }
-        (victims.len() as u32, mat)
+        (removed, mat)
     }
 
     fn apply_tlb(&mut self, issuer: usize, local: bool, target: &Target) -> u32 {
-        let mut victims = Vec::new();
-        for cpu in self.scope(issuer, local) {
-            self.stale.tlb_selected(cpu, target, &mut victims);
+        let (lo, hi) = tlb_bounds(target);
+        let victims: Vec<(TlbEntry, u32, u64)> = self
+            .stale
+            .tlb
+            .range(lo..=hi)
+            .map(|(&(e, g), &held)| (e, g, held & Self::scope_bits(issuer, local, g)))
+            .filter(|&(_, _, bits)| bits != 0)
+            .collect();
+        let mut removed = 0;
+        for (e, g, bits) in victims {
+            removed += self.stale.del_tlb(g, bits, e);
         }
-        for &(cpu, e) in &victims {
-            self.stale.del_tlb(cpu, e);
-        }
-        victims.len() as u32
+        removed
     }
 
     /// Add, for a valid entry of `t` at `idx`, who can cache it: `make(lpid,
@@ -847,7 +987,9 @@ impl Model {
         }
         for v in views {
             let holding = if v.tree { Holding::Live } else { Holding::ViaWalkCache };
-            rep.note(Some(v.cpu), make(v.lpid, v.pid, v.base + off), holding, at);
+            for cpu in cpus_of(v.group, v.bits) {
+                rep.note(Some(cpu), make(v.lpid, v.pid, v.base + off), holding, at);
+            }
         }
     }
 
@@ -894,11 +1036,11 @@ impl Model {
                     });
                 }
             }
-            for &(_, spa, cpu, e) in
-                self.stale.tlb_by_pa.range((size, lo, 0, TLB_MIN)..(size, end, 0, TLB_MIN))
-            {
+            for &(_, spa, e, g) in self.stale.tlb_by_pa.range((size, lo, TLB_MIN, 0)..(size, end, TLB_MIN, 0)) {
                 if overlaps(spa) {
-                    rep.note(Some(cpu), Cached::Tlb(e), Holding::Stale, None);
+                    for cpu in cpus_of(g, self.stale.tlb.get(&(e, g)).copied().unwrap_or(0)) {
+                        rep.note(Some(cpu), Cached::Tlb(e), Holding::Stale, None);
+                    }
                 }
             }
         }
@@ -907,7 +1049,8 @@ impl Model {
         }
         for (&(cpu, what), &(holding, _)) in &rep.items {
             if let (Some(cpu), Cached::Tlb(e), Holding::Stale) = (cpu, what, holding) {
-                self.stale.del_tlb(cpu, e);
+                let (g, bit) = cpu_bit(cpu);
+                self.stale.del_tlb(g, bit, e);
             }
         }
         Err(self.leftovers(rep, Freed::Page { pa, bytes }))
@@ -948,9 +1091,11 @@ impl Model {
                 });
             }
         }
-        for (cpu, e) in self.stale.pwc_to(pa) {
+        for (e, g, bits) in self.stale.pwc_to(pa) {
             let span = 1u64 << self.geom.level_shift(e.level);
-            rep.note(Some(cpu), Cached::Pwc { entry: e, span }, Holding::Stale, None);
+            for cpu in cpus_of(g, bits) {
+                rep.note(Some(cpu), Cached::Pwc { entry: e, span }, Holding::Stale, None);
+            }
         }
         self.forget(pa);
         if rep.items.is_empty() {
@@ -991,9 +1136,9 @@ impl Model {
                 _ => {}
             }
         }
-        let purge: Vec<(u32, PwcEntry)> = self.stale.pwc_to(pa).collect();
-        for (cpu, e) in purge {
-            self.stale.del_pwc(cpu, e);
+        let purge: Vec<(PwcEntry, u32, u64)> = self.stale.pwc_to(pa).collect();
+        for (e, g, bits) in purge {
+            self.stale.del_pwc(g, bits, e);
         }
     }
 
@@ -1014,8 +1159,8 @@ impl Model {
             leftovers: n.leftovers,
             partial_sweeps: n.partial_sweeps,
             materialized: n.materialized,
-            stale_tlb: self.stale.tlb.len(),
-            stale_pwc: self.stale.pwc.len(),
+            stale_tlb: self.stale.n_tlb,
+            stale_pwc: self.stale.n_pwc,
             max_stale_tlb: self.stale.max_tlb,
             max_stale_pwc: self.stale.max_pwc,
             live_tables: self.tables.len(),
@@ -1040,21 +1185,19 @@ impl Model {
     /// diagnostics, not for every event. Empty for a CPU out of range.
     pub fn may_hold(&self, cpu: usize) -> Holdings {
         let mut h = Holdings::default();
-        let c = cpu as u32;
-        let lo = (c, TLB_MIN);
-        h.tlb.extend(self.stale.tlb.range(lo..=(c, TLB_MAX)).map(|&(_, e)| e));
-        h.pwc.extend(self.stale.pwc.range((c, PWC_MIN)..=(c, PWC_MAX)).map(|&(_, e)| e));
+        let (group, bit) = cpu_bit(cpu as u32);
+        let mine = |g: u32, held: u64| g == group && held & bit != 0;
+        h.tlb.extend(self.stale.tlb.iter().filter(|&(&(_, g), &b)| mine(g, b)).map(|(&(e, _), _)| e));
+        h.pwc.extend(self.stale.pwc.iter().filter(|&(&(_, g), &b)| mine(g, b)).map(|(&(e, _), _)| e));
         let Some((lpid, pid)) = self.running(cpu) else { return h };
         let mut starts: Vec<(u64, u64)> = Vec::new();
         if let Some(&r) = self.roots.get(&(lpid, pid)) {
             starts.push((r, 0));
         }
-        for &(_, e) in self
-            .stale
-            .pwc
-            .range((c, PwcEntry { lpid, pid, ..PWC_MIN })..=(c, PwcEntry { lpid, pid, ..PWC_MAX }))
-        {
-            starts.push((e.next, e.ea));
+        for &e in &h.pwc {
+            if (e.lpid, e.pid) == (lpid, pid) {
+                starts.push((e.next, e.ea));
+            }
         }
         for (t, base) in starts {
             walk(&self.tables, &self.geom, t, base, &mut |f| match f {

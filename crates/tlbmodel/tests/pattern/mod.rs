@@ -68,6 +68,10 @@ pub struct Outcome {
     pub stats: Stats,
     /// split, collapse, zap, populate, churn (link or free of an empty table).
     pub kinds: [u64; 5],
+    /// Time per kind, THP arena then PUD arena.
+    pub kind_time: [[Duration; 5]; 2],
+    /// Steps per kind, THP arena then PUD arena.
+    pub kind_steps: [[u64; 5]; 2],
 }
 
 impl Outcome {
@@ -553,6 +557,8 @@ pub fn run(cfg: Config) -> Outcome {
     };
     let mut r = Rng(cfg.seed | 1);
     let mut kinds = [0u64; 5];
+    let mut kind_time = [[Duration::ZERO; 5]; 2];
+    let mut kind_steps = [[0u64; 5]; 2];
     let mut steps = 0u64;
     let t0 = Instant::now();
     for run in 0..cfg.runs {
@@ -568,12 +574,16 @@ pub fn run(cfg: Config) -> Outcome {
         let n = cfg.steps / cfg.runs + usize::from(run < cfg.steps % cfg.runs);
         for _ in 0..n {
             let (pick, rr) = (r.below(8), r.next() >> 8);
+            let t = Instant::now();
             let kind = if pick == 0 {
                 pud.step(&mut k, 0, rr)
             } else {
                 let s = r.below(THP_SLOTS as u64) as usize;
                 thp.step(&mut k, s, rr)
             };
+            let arena = usize::from(pick == 0);
+            kind_time[arena][kind] += t.elapsed();
+            kind_steps[arena][kind] += 1;
             kinds[kind] += 1;
             steps += 1;
             // frames::free_phys of unrelated memory.
@@ -595,7 +605,7 @@ pub fn run(cfg: Config) -> Outcome {
     let stats = k.m.stats();
     k.digest.text(&stats.to_string());
     assert_eq!((stats.live_tables, stats.valid_leaves, stats.stale_tlb, stats.stale_pwc), (0, 0, 0, 0), "{stats}");
-    Outcome { steps, calls: k.calls, elapsed, digest: k.digest.0, stats, kinds }
+    Outcome { steps, calls: k.calls, elapsed, digest: k.digest.0, stats, kinds, kind_time, kind_steps }
 }
 
 /// The four configurations the benchmark reports: 4 and 16 CPUs, `tlbie`
@@ -608,6 +618,25 @@ pub fn configs(steps: usize) -> Vec<Config> {
         }
     }
     v
+}
+
+/// Time per step kind: (arena, kind, steps, share of the run, us per step).
+pub fn breakdown(o: &Outcome) -> String {
+    let names = ["split", "collapse", "zap", "populate", "churn"];
+    let mut out = String::new();
+    for (a, arena) in ["thp", "pud"].iter().enumerate() {
+        for (k, name) in names.iter().enumerate() {
+            let (n, t) = (o.kind_steps[a][k], o.kind_time[a][k]);
+            if n > 0 {
+                out += &format!(
+                    "  {arena} {name:<8} steps={n:<6} share={:>5.1}% us/step={:.1}\n",
+                    100.0 * t.as_secs_f64() / o.elapsed.as_secs_f64(),
+                    t.as_secs_f64() * 1e6 / n as f64
+                );
+            }
+        }
+    }
+    out
 }
 
 pub fn describe(cfg: &Config, o: &Outcome) -> String {
