@@ -17,6 +17,71 @@ use radix::{EntryView, Geometry, Level, PageSize, TlbieOperands};
 /// otherwise.
 pub const DEFAULT_REPORT_LIMIT: usize = 8;
 
+/// Tables of up to this many entries keep them in an array (every table of
+/// the 64K geometry but the 8192-entry root: 32 or 512 entries); larger
+/// ones keep their non-zero entries in a map.
+const DENSE_MAX: u64 = 512;
+
+/// A table's entries (logical values).
+#[derive(Clone, Debug)]
+enum Entries {
+    Dense(Vec<u64>),
+    Sparse(BTreeMap<u32, u64>),
+}
+
+impl Entries {
+    fn new(n: u64) -> Entries {
+        if n <= DENSE_MAX {
+            Entries::Dense(vec![0; n as usize])
+        } else {
+            Entries::Sparse(BTreeMap::new())
+        }
+    }
+
+    fn get(&self, i: u32) -> u64 {
+        match self {
+            Entries::Dense(v) => v[i as usize],
+            Entries::Sparse(m) => m.get(&i).copied().unwrap_or(0),
+        }
+    }
+
+    fn set(&mut self, i: u32, x: u64) {
+        match self {
+            Entries::Dense(v) => v[i as usize] = x,
+            Entries::Sparse(m) if x == 0 => {
+                m.remove(&i);
+            }
+            Entries::Sparse(m) => {
+                m.insert(i, x);
+            }
+        }
+    }
+
+    /// The non-zero entries, by index.
+    fn iter(&self) -> EntriesIter<'_> {
+        match self {
+            Entries::Dense(v) => EntriesIter::Dense(v.iter().enumerate()),
+            Entries::Sparse(m) => EntriesIter::Sparse(m.iter()),
+        }
+    }
+}
+
+enum EntriesIter<'a> {
+    Dense(core::iter::Enumerate<core::slice::Iter<'a, u64>>),
+    Sparse(alloc::collections::btree_map::Iter<'a, u32, u64>),
+}
+
+impl Iterator for EntriesIter<'_> {
+    type Item = (u32, u64);
+
+    fn next(&mut self) -> Option<(u32, u64)> {
+        match self {
+            EntriesIter::Dense(it) => it.find(|&(_, &v)| v != 0).map(|(i, &v)| (i as u32, v)),
+            EntriesIter::Sparse(it) => it.next().map(|(&i, &v)| (i, v)),
+        }
+    }
+}
+
 /// A page-table page the kernel told the model about.
 #[derive(Clone, Debug)]
 struct Table {
@@ -26,10 +91,12 @@ struct Table {
     level: Option<Level>,
     /// The (table, index) whose valid directory entry points here.
     parent: Option<(u64, u32)>,
+    /// While linked: the offset of this table's first EA in its parent's.
+    parent_off: u64,
     /// The (lpid, pid) whose process-table entry points here.
     root_of: Option<(u32, u32)>,
-    /// Non-zero entries (logical values).
-    entries: BTreeMap<u32, u64>,
+    /// Entries (logical values).
+    entries: Entries,
     /// Stale page-walk-cache records (entry, CPU group) pointing here: when
     /// 0, no CPU walks this table through its walk cache, and finding who
     /// can walk it needs no search.
@@ -89,7 +156,7 @@ fn walk(tables: &BTreeMap<u64, Table>, geom: &Geometry, t: u64, base: u64, visit
         let Some(tab) = tables.get(&t) else { continue };
         let Some(level) = tab.level else { continue };
         let shift = geom.level_shift(level);
-        for (&i, &v) in &tab.entries {
+        for (i, v) in tab.entries.iter() {
             let ea = base + ((i as u64) << shift);
             match sem(tables, geom, t, Some(level), i, v) {
                 Sem::Leaf { size, pa } => visit(Found::Leaf { ea, size, pa }),
@@ -186,10 +253,16 @@ fn pwc_bounds(target: &Target) -> Option<((PwcEntry, u32), (PwcEntry, u32))> {
 
 /// The explicit stale sets: per entry and CPU group, the CPUs that may
 /// hold it; indexed twice. The counts are of (CPU, entry) pairs.
+///
+/// The stale TLB entries' index by real address serves only the free
+/// checks, which in a correct kernel come when no stale entry is left
+/// (after the flush): it is built by the first check that finds stale
+/// entries, kept up to date while there are any, and dropped when the last
+/// one goes.
 #[derive(Clone, Debug, Default)]
 struct Stale {
     tlb: BTreeMap<(TlbEntry, u32), u64>,
-    tlb_by_pa: BTreeSet<(PageSize, u64, TlbEntry, u32)>,
+    tlb_by_pa: Option<BTreeSet<(PageSize, u64, TlbEntry, u32)>>,
     pwc: BTreeMap<(PwcEntry, u32), u64>,
     pwc_by_next: BTreeSet<(u64, PwcEntry, u32)>,
     n_tlb: usize,
@@ -207,7 +280,9 @@ impl Stale {
         }
         let by_pa = &mut self.tlb_by_pa;
         let held = self.tlb.entry((e, g)).or_insert_with(|| {
-            by_pa.insert((e.size, e.pa, e, g));
+            if let Some(ix) = by_pa {
+                ix.insert((e.size, e.pa, e, g));
+            }
             0
         });
         let new = bits & !*held;
@@ -225,10 +300,32 @@ impl Stale {
         *held &= !bits;
         if *held == 0 {
             self.tlb.remove(&(e, g));
-            self.tlb_by_pa.remove(&(e.size, e.pa, e, g));
+            if self.tlb.is_empty() {
+                self.tlb_by_pa = None;
+            } else if let Some(ix) = &mut self.tlb_by_pa {
+                ix.remove(&(e.size, e.pa, e, g));
+            }
         }
         self.n_tlb -= gone.count_ones() as usize;
         gone.count_ones()
+    }
+
+    /// The CPUs of group `g` that hold `e`.
+    fn tlb_bits(&self, e: &TlbEntry, g: u32) -> u64 {
+        self.tlb.get(&(*e, g)).copied().unwrap_or(0)
+    }
+
+    /// Whether some CPU holds a stale TLB entry of (lpid, pid).
+    fn has_tlb_of(&self, lpid: u32, pid: u32) -> bool {
+        let (lo, hi) = tlb_bounds(&Target::Pid { lpid, pid });
+        self.tlb.range(lo..=hi).next().is_some()
+    }
+
+    /// Build the index by real address if there are stale TLB entries.
+    fn index_by_pa(&mut self) {
+        if self.tlb_by_pa.is_none() && !self.tlb.is_empty() {
+            self.tlb_by_pa = Some(self.tlb.keys().map(|&(e, g)| (e.size, e.pa, e, g)).collect());
+        }
     }
 
     /// As `add_tlb`; also says whether the record is new.
@@ -270,6 +367,111 @@ impl Stale {
             .range((t, PWC_MIN, 0)..=(t, PWC_MAX, u32::MAX))
             .map(|&(_, e, g)| (e, g, self.pwc.get(&(e, g)).copied().unwrap_or(0)))
     }
+}
+
+/// TLB entries made explicit during one `invalidate` call: a walk-cache
+/// invalidation drops the entry a CPU walked through, and what it reached
+/// below becomes explicit. A later op of the same sequence usually removes
+/// them (Linux flushes the walk cache, then each page; or both at once with
+/// RIC=2), so they are kept aside, sorted, and only what is left at the end
+/// of the sequence joins the stale set. Nothing else reads the stale TLB
+/// set during a sequence, and the tables cannot change.
+#[derive(Default)]
+struct Overlay {
+    /// Sorted by (entry, group), one item per key; the bits are CPUs that
+    /// do not hold the entry in the stale set (0: all removed again).
+    items: Vec<(TlbEntry, u32, u64)>,
+}
+
+impl Overlay {
+    /// Add `batch` (entries of (lpid, pid), any order, keys may repeat);
+    /// returns how many (CPU, entry) pairs are new to the stale set and
+    /// the overlay, which count as stale from now on.
+    fn add(&mut self, stale: &mut Stale, lpid: u32, pid: u32, batch: &mut Vec<(TlbEntry, u32, u64)>) -> u32 {
+        batch.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        batch.dedup_by(|b, a| {
+            let same = (a.0, a.1) == (b.0, b.1);
+            if same {
+                a.2 |= b.2;
+            }
+            same
+        });
+        let in_stale = stale.has_tlb_of(lpid, pid);
+        let mut fresh = Vec::new();
+        let mut n = 0;
+        for &(e, g, bits) in batch.iter() {
+            let held = if in_stale { stale.tlb_bits(&e, g) } else { 0 };
+            match self.items.binary_search_by(|x| (x.0, x.1).cmp(&(e, g))) {
+                Ok(i) => {
+                    let new = bits & !(held | self.items[i].2);
+                    self.items[i].2 |= new;
+                    n += new.count_ones();
+                }
+                Err(_) => {
+                    let new = bits & !held;
+                    if new != 0 {
+                        fresh.push((e, g, new));
+                        n += new.count_ones();
+                    }
+                }
+            }
+        }
+        if self.items.is_empty() {
+            self.items = fresh;
+        } else if !fresh.is_empty() {
+            let old = core::mem::take(&mut self.items);
+            self.items.reserve(old.len() + fresh.len());
+            let (mut a, mut b) = (old.into_iter().peekable(), fresh.into_iter().peekable());
+            loop {
+                let take_a = match (a.peek(), b.peek()) {
+                    (Some(x), Some(y)) => (x.0, x.1) < (y.0, y.1),
+                    (Some(_), None) => true,
+                    (None, Some(_)) => false,
+                    (None, None) => break,
+                };
+                let next = if take_a { a.next() } else { b.next() };
+                self.items.extend(next);
+            }
+        }
+        stale.n_tlb += n as usize;
+        stale.max_tlb = stale.max_tlb.max(stale.n_tlb);
+        n
+    }
+
+    /// Remove the items `target` selects from the CPUs `scope(group)`;
+    /// returns how many (CPU, entry) pairs went.
+    fn remove(&mut self, stale: &mut Stale, target: &Target, scope: impl Fn(u32) -> u64) -> u32 {
+        let (lo, hi) = tlb_bounds(target);
+        let a = self.items.partition_point(|x| (x.0, x.1) < lo);
+        let b = self.items.partition_point(|x| (x.0, x.1) <= hi);
+        let mut n = 0;
+        for x in &mut self.items[a..b] {
+            let gone = x.2 & scope(x.1);
+            x.2 &= !gone;
+            n += gone.count_ones();
+        }
+        stale.n_tlb -= n as usize;
+        n
+    }
+
+    /// The sequence is complete: what is left joins the stale set.
+    fn finish(self, stale: &mut Stale) {
+        for (e, g, bits) in self.items {
+            if bits != 0 {
+                // Counted already: add_tlb counts it again.
+                stale.n_tlb -= bits.count_ones() as usize;
+                stale.add_tlb(g, bits, e);
+            }
+        }
+    }
+}
+
+/// Where a flush is recorded for messages.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum RecordKey {
+    Pid(u32, u32),
+    Lpid(u32),
+    All,
 }
 
 /// The last invalidation per target, for messages.
@@ -343,6 +545,8 @@ pub struct Model {
     running: Vec<Option<(u32, u32)>>,
     /// Per (lpid, pid) someone runs: the CPUs running it, per group.
     run_masks: BTreeMap<(u32, u32), Vec<u64>>,
+    /// Reused by `store` (its views).
+    scratch_views: Vec<View>,
     /// Valid leaves of leveled tables: (size, real address, table, index).
     leaves: BTreeSet<(PageSize, u64, u64, u32)>,
     stale: Stale,
@@ -364,6 +568,7 @@ impl Model {
             roots: BTreeMap::new(),
             running: vec![None; ncpus],
             run_masks: BTreeMap::new(),
+            scratch_views: Vec::new(),
             leaves: BTreeSet::new(),
             stale: Stale::default(),
             flushes: FlushLog::default(),
@@ -422,7 +627,8 @@ impl Model {
         if let Some(existing) = clash {
             return self.err(ModelError::DoubleAlloc { pa, bytes, existing });
         }
-        let t = Table { bytes, level: None, parent: None, root_of: None, entries: BTreeMap::new(), pwc_refs: 0 };
+        let entries = Entries::new(bytes / 8);
+        let t = Table { bytes, level: None, parent: None, parent_off: 0, root_of: None, entries, pwc_refs: 0 };
         self.tables.insert(pa, t);
         Ok(())
     }
@@ -440,7 +646,7 @@ impl Model {
             return self.err(ModelError::BadIndex { table: table_pa, index, entries });
         }
         let idx = index as u32;
-        let recorded = tab.entries.get(&idx).copied().unwrap_or(0);
+        let recorded = tab.entries.get(idx);
         if recorded != old {
             return self.err(ModelError::OutOfSync { table: table_pa, index, model: recorded, kernel: old });
         }
@@ -457,7 +663,8 @@ impl Model {
             if old_sem != Sem::None {
                 let level = level.expect("a cacheable entry is in a leveled table");
                 let ea_off = (idx as u64) << self.geom.level_shift(level);
-                let mut views = Vec::new();
+                let mut views = core::mem::take(&mut self.scratch_views);
+                views.clear();
                 self.views(table_pa, false, &mut views);
                 for v in &views {
                     let ea = v.base + ea_off;
@@ -473,6 +680,7 @@ impl Model {
                         Sem::None => {}
                     }
                 }
+                self.scratch_views = views;
                 match old_sem {
                     Sem::Leaf { size, pa } => {
                         self.leaves.remove(&(size, pa, table_pa, idx));
@@ -497,12 +705,7 @@ impl Model {
                 Sem::None => {}
             }
         }
-        let tab = self.tables.get_mut(&table_pa).expect("checked above");
-        if new == 0 {
-            tab.entries.remove(&idx);
-        } else {
-            tab.entries.insert(idx, new);
-        }
+        self.tables.get_mut(&table_pa).expect("checked above").entries.set(idx, new);
         Ok(())
     }
 
@@ -561,12 +764,14 @@ impl Model {
     /// for the first time gets its level and its leaves are indexed.
     fn link(&mut self, child: u64, parent: u64, idx: u32, level: Level) {
         let geom = self.geom;
+        let parent_level = self.tables.get(&parent).and_then(|p| p.level).expect("checked: a leveled parent");
         let c = self.tables.get_mut(&child).expect("checked: a live table");
         c.parent = Some((parent, idx));
+        c.parent_off = (idx as u64) << geom.level_shift(parent_level);
         if c.level.is_none() {
             c.level = Some(level);
             if let Some(size) = geom.leaf_page_size(level) {
-                for (&i, &v) in &c.entries {
+                for (i, v) in c.entries.iter() {
                     if let EntryView::Leaf(p) = EntryView::of(v) {
                         self.leaves.insert((size, p.pa() & !(size.bytes() - 1), child, i));
                     }
@@ -584,9 +789,8 @@ impl Model {
             ch.len += 1;
             let Some(tab) = tab else { break };
             match tab.parent {
-                Some((p, idx)) if ch.len < 4 => {
-                    let Some(pl) = self.tables.get(&p).and_then(|pt| pt.level) else { break };
-                    off += (idx as u64) << self.geom.level_shift(pl);
+                Some((p, _)) if ch.len < 4 => {
+                    off += tab.parent_off;
                     cur = p;
                 }
                 Some(_) => break,
@@ -703,7 +907,7 @@ impl Model {
         let (g, bits) = (view.group, view.bits);
         let mut n = 0u64;
         let mut dirs = Vec::new();
-        for (&i, &v) in &tab.entries {
+        for (i, v) in tab.entries.iter() {
             let ea = view.base + ((i as u64) << shift);
             match sem(&self.tables, &self.geom, t, Some(level), i, v) {
                 Sem::Leaf { size, pa } => {
@@ -747,7 +951,7 @@ impl Model {
                 Some("was linked below the root level")
             } else if t.bytes != self.geom.table_bytes(Level::Pgd) {
                 Some("size is not the root-table size")
-            } else if t.entries.values().any(|&v| matches!(EntryView::of(v), EntryView::Leaf(_))) {
+            } else if t.entries.iter().any(|(_, v)| matches!(EntryView::of(v), EntryView::Leaf(_))) {
                 Some("holds leaf entries (no 512G pages)")
             } else {
                 None
@@ -863,15 +1067,19 @@ impl Model {
         let mut sum = InvalidateSummary { ops: ops.len() as u32, ..InvalidateSummary::default() };
         let mut sweeps: Vec<Sweep> = Vec::new();
         let words = (self.tlb_sets as usize).div_ceil(64);
+        // The last record per target (each op replaces the previous one;
+        // nothing reads them before the sequence is complete).
+        let mut records: Vec<(RecordKey, FlushRecord)> = Vec::new();
+        let mut ov = Overlay::default();
         for d in &decoded {
-            self.record(issuer_cpu, d, ops.len());
+            self.record(issuer_cpu, d, ops.len(), &mut records);
             let Effect::Process { tlb, pwc, tlb_by_set, .. } = d.effect else {
                 sum.partition_scoped += 1;
                 continue;
             };
             let target = d.target.expect("process-scoped ops have a target");
             if pwc && (!local || d.set == 0) {
-                let (removed, mat) = self.apply_pwc(issuer_cpu, local, &target);
+                let (removed, mat) = self.apply_pwc(issuer_cpu, local, &target, &mut ov);
                 sum.pwc_removed += removed;
                 sum.materialized += mat;
             }
@@ -896,10 +1104,22 @@ impl Model {
                     s.bits.iter_mut().for_each(|x| *x = 0);
                     s.count = 0;
                     sum.sweeps += 1;
-                    sum.tlb_removed += self.apply_tlb(issuer_cpu, true, &target);
+                    sum.tlb_removed += self.apply_tlb(issuer_cpu, true, &target, &mut ov);
                 }
             } else {
-                sum.tlb_removed += self.apply_tlb(issuer_cpu, local, &target);
+                sum.tlb_removed += self.apply_tlb(issuer_cpu, local, &target, &mut ov);
+            }
+        }
+        ov.finish(&mut self.stale);
+        for (key, rec) in records {
+            match key {
+                RecordKey::Pid(lpid, pid) => {
+                    self.flushes.by_pid.insert((lpid, pid), rec);
+                }
+                RecordKey::Lpid(lpid) => {
+                    self.flushes.by_lpid.insert(lpid, rec);
+                }
+                RecordKey::All => self.flushes.all = Some(rec),
             }
         }
         sum.partial_sweeps = sweeps.iter().filter(|s| s.count > 0).count() as u32;
@@ -907,7 +1127,7 @@ impl Model {
         Ok(sum)
     }
 
-    fn record(&mut self, issuer: usize, d: &Decoded, count: usize) {
+    fn record(&self, issuer: usize, d: &Decoded, count: usize, records: &mut Vec<(RecordKey, FlushRecord)>) {
         let rec = FlushRecord {
             seq: self.seq,
             issuer,
@@ -917,15 +1137,15 @@ impl Model {
             index: d.index as u32,
             count: count as u32,
         };
-        match d.target {
-            Some(Target::Va { lpid, pid, .. }) | Some(Target::Pid { lpid, pid }) => {
-                self.flushes.by_pid.insert((lpid, pid), rec);
-            }
-            Some(Target::Lpid { lpid }) => {
-                self.flushes.by_lpid.insert(lpid, rec);
-            }
-            Some(Target::All) => self.flushes.all = Some(rec),
-            None => {}
+        let key = match d.target {
+            Some(Target::Va { lpid, pid, .. }) | Some(Target::Pid { lpid, pid }) => RecordKey::Pid(lpid, pid),
+            Some(Target::Lpid { lpid }) => RecordKey::Lpid(lpid),
+            Some(Target::All) => RecordKey::All,
+            None => return,
+        };
+        match records.iter_mut().find(|(k, _)| *k == key) {
+            Some(slot) => slot.1 = rec,
+            None => records.push((key, rec)),
         }
     }
 
@@ -934,7 +1154,7 @@ impl Model {
     /// them (and not through its current tree) explicit TLB entries. Their
     /// directory entries need not be kept: they are of the same PID and go
     /// in the same invalidation.
-    fn apply_pwc(&mut self, issuer: usize, local: bool, target: &Target) -> (u32, u32) {
+    fn apply_pwc(&mut self, issuer: usize, local: bool, target: &Target, ov: &mut Overlay) -> (u32, u32) {
         let Some((lo, hi)) = pwc_bounds(target) else { return (0, 0) };
         let victims: Vec<(PwcEntry, u32, u64)> = self
             .stale
@@ -944,13 +1164,20 @@ impl Model {
             .filter(|&(_, _, bits)| bits != 0)
             .collect();
         let mut mat = 0;
+        let mut batch = Vec::new();
         for &(e, group, bits) in &victims {
             let bits = bits & self.running_bits(e.lpid, e.pid, group);
             if bits != 0 && !self.redundant(&e) {
-                let view = View { group, bits, lpid: e.lpid, pid: e.pid, base: e.ea, tree: false };
-                mat += self.materialize_subtree(e.next, view, false);
+                batch.clear();
+                walk(&self.tables, &self.geom, e.next, e.ea, &mut |f| {
+                    if let Found::Leaf { ea, size, pa } = f {
+                        batch.push((TlbEntry { lpid: e.lpid, pid: e.pid, size, ea, pa }, group, bits));
+                    }
+                });
+                mat += ov.add(&mut self.stale, e.lpid, e.pid, &mut batch);
             }
         }
+        self.n.materialized += mat as u64;
         let mut removed = 0;
         for &(e, g, bits) in &victims {
             removed += self.del_pwc(g, bits, e);
@@ -958,7 +1185,8 @@ impl Model {
         (removed, mat)
     }
 
-    fn apply_tlb(&mut self, issuer: usize, local: bool, target: &Target) -> u32 {
+    fn apply_tlb(&mut self, issuer: usize, local: bool, target: &Target, ov: &mut Overlay) -> u32 {
+        let mut removed = ov.remove(&mut self.stale, target, |g| Self::scope_bits(issuer, local, g));
         let (lo, hi) = tlb_bounds(target);
         let victims: Vec<(TlbEntry, u32, u64)> = self
             .stale
@@ -967,7 +1195,6 @@ impl Model {
             .map(|(&(e, g), &held)| (e, g, held & Self::scope_bits(issuer, local, g)))
             .filter(|&(_, _, bits)| bits != 0)
             .collect();
-        let mut removed = 0;
         for (e, g, bits) in victims {
             removed += self.stale.del_tlb(g, bits, e);
         }
@@ -1024,6 +1251,7 @@ impl Model {
     /// so one bad free is reported once.
     pub fn check_free_page(&mut self, pa: u64, bytes: u64) -> Result<(), Leftovers> {
         self.n.page_checks += 1;
+        self.stale.index_by_pa();
         let end = pa.saturating_add(bytes);
         let mut rep = Report::default();
         for size in PageSize::ALL {
@@ -1036,7 +1264,8 @@ impl Model {
                     });
                 }
             }
-            for &(_, spa, e, g) in self.stale.tlb_by_pa.range((size, lo, TLB_MIN, 0)..(size, end, TLB_MIN, 0)) {
+            let Some(by_pa) = &self.stale.tlb_by_pa else { continue };
+            for &(_, spa, e, g) in by_pa.range((size, lo, TLB_MIN, 0)..(size, end, TLB_MIN, 0)) {
                 if overlaps(spa) {
                     for cpu in cpus_of(g, self.stale.tlb.get(&(e, g)).copied().unwrap_or(0)) {
                         rep.note(Some(cpu), Cached::Tlb(e), Holding::Stale, None);
@@ -1119,7 +1348,7 @@ impl Model {
             self.roots.remove(&lp);
         }
         let size = t.level.and_then(|l| self.geom.leaf_page_size(l));
-        for (&i, &v) in &t.entries {
+        for (i, v) in t.entries.iter() {
             match EntryView::of(v) {
                 EntryView::Leaf(p) => {
                     if let Some(size) = size {

@@ -21,6 +21,7 @@
 #![allow(dead_code)]
 
 use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::time::{Duration, Instant};
 
 use radix::tlbie::{tlbie_pid, tlbie_va, tlbiel_pid, tlbiel_pid_sets, POWER9_TLB_SETS_RADIX};
@@ -118,6 +119,29 @@ impl Digest {
     }
 }
 
+/// A cheap hasher for table addresses (the driver's own lookups should
+/// cost little next to the model's).
+#[derive(Default)]
+struct AddrHasher(u64);
+
+impl Hasher for AddrHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ b as u64).wrapping_mul(0x0100_0000_01B3);
+        }
+    }
+
+    fn write_u64(&mut self, x: u64) {
+        self.0 = (x >> 8).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+type AddrMap<V> = HashMap<u64, V, BuildHasherDefault<AddrHasher>>;
+
 /// `mm::tlb::Target`.
 #[derive(Clone, Copy)]
 enum Flush {
@@ -129,8 +153,8 @@ enum Flush {
 /// page-table page pool, the flush code and the model calls.
 struct Kernel {
     m: Model,
-    mem: HashMap<u64, Vec<u64>>,
-    free_tables: HashMap<u64, Vec<u64>>,
+    mem: AddrMap<Vec<u64>>,
+    free_tables: AddrMap<Vec<u64>>,
     next_table: u64,
     calls: u64,
     digest: Digest,
@@ -531,10 +555,15 @@ impl Arena {
 /// `space::free_tree`: children first, without clearing the entries.
 fn free_tree(k: &mut Kernel, t: u64, level: Level) {
     if let Some(next) = level.next() {
-        for i in 0..G.entries(level) as usize {
-            if let EntryView::Table(p) = EntryView::of(k.read(t, i)) {
-                free_tree(k, p.next_table_pa(), next);
-            }
+        let children: Vec<u64> = k.mem[&t]
+            .iter()
+            .filter_map(|&v| match EntryView::of(v) {
+                EntryView::Table(p) => Some(p.next_table_pa()),
+                _ => None,
+            })
+            .collect();
+        for c in children {
+            free_tree(k, c, next);
         }
     }
     k.free_table(t, G.table_bytes(level));
@@ -545,8 +574,8 @@ pub fn run(cfg: Config) -> Outcome {
     assert!(cfg.cpus >= 2 && cfg.runs >= 1);
     let mut k = Kernel {
         m: Model::new(G, cfg.cpus, POWER9_TLB_SETS_RADIX),
-        mem: HashMap::new(),
-        free_tables: HashMap::new(),
+        mem: AddrMap::default(),
+        free_tables: AddrMap::default(),
         next_table: TABLE_POOL,
         calls: 0,
         digest: Digest(0xCBF2_9CE4_8422_2325),
