@@ -85,13 +85,16 @@ impl Iterator for EntriesIter<'_> {
 /// A page-table page the kernel told the model about.
 #[derive(Clone, Debug)]
 struct Table {
+    pa: u64,
     bytes: u64,
     /// Fixed when the table is first linked or made a root; kept until it
     /// is freed (the kernel never moves a table to another level).
     level: Option<Level>,
     /// The (table, index) whose valid directory entry points here.
     parent: Option<(u64, u32)>,
-    /// While linked: the offset of this table's first EA in its parent's.
+    /// While linked: the parent's slot in [`Tables`], and the offset of
+    /// this table's first EA in its parent's.
+    parent_id: u32,
     parent_off: u64,
     /// The (lpid, pid) whose process-table entry points here.
     root_of: Option<(u32, u32)>,
@@ -101,6 +104,185 @@ struct Table {
     /// 0, no CPU walks this table through its walk cache, and finding who
     /// can walk it needs no search.
     pwc_refs: u32,
+    /// Its leaves in the [`LeafIndex`] (valid leaves, once it has a level).
+    leaves: TableLeaves,
+}
+
+impl Table {
+    fn new(pa: u64, bytes: u64) -> Table {
+        Table {
+            pa,
+            bytes,
+            level: None,
+            parent: None,
+            parent_id: 0,
+            parent_off: 0,
+            root_of: None,
+            entries: Entries::new(bytes / 8),
+            pwc_refs: 0,
+            leaves: TableLeaves::default(),
+        }
+    }
+}
+
+/// The live tables: a slab (a table keeps its slot while it lives; a link
+/// names its parent's slot) indexed by address, remembering the last
+/// address looked up (stores come in runs to one table).
+#[derive(Clone, Debug, Default)]
+struct Tables {
+    slots: Vec<Option<Table>>,
+    free: Vec<u32>,
+    by_pa: BTreeMap<u64, u32>,
+    last: core::cell::Cell<Option<(u64, u32)>>,
+}
+
+impl Tables {
+    fn id(&self, pa: u64) -> Option<u32> {
+        if let Some((p, id)) = self.last.get() {
+            if p == pa {
+                return Some(id);
+            }
+        }
+        let id = *self.by_pa.get(&pa)?;
+        self.last.set(Some((pa, id)));
+        Some(id)
+    }
+
+    fn at(&self, id: u32) -> &Table {
+        self.slots[id as usize].as_ref().expect("a live slot")
+    }
+
+    fn at_mut(&mut self, id: u32) -> &mut Table {
+        self.slots[id as usize].as_mut().expect("a live slot")
+    }
+
+    fn get(&self, pa: u64) -> Option<&Table> {
+        self.id(pa).map(|id| self.at(id))
+    }
+
+    fn get_mut(&mut self, pa: u64) -> Option<&mut Table> {
+        let id = self.id(pa)?;
+        Some(self.at_mut(id))
+    }
+
+    fn contains(&self, pa: u64) -> bool {
+        self.id(pa).is_some()
+    }
+
+    fn insert(&mut self, t: Table) {
+        let pa = t.pa;
+        let id = match self.free.pop() {
+            Some(id) => {
+                self.slots[id as usize] = Some(t);
+                id
+            }
+            None => {
+                self.slots.push(Some(t));
+                (self.slots.len() - 1) as u32
+            }
+        };
+        self.by_pa.insert(pa, id);
+    }
+
+    fn remove(&mut self, pa: u64) -> Option<Table> {
+        let id = self.by_pa.remove(&pa)?;
+        if self.last.get().is_some_and(|(p, _)| p == pa) {
+            self.last.set(None);
+        }
+        self.free.push(id);
+        self.slots[id as usize].take()
+    }
+
+    fn len(&self) -> usize {
+        self.by_pa.len()
+    }
+
+    /// The live table with the highest address below `end`.
+    fn last_below(&self, end: u64) -> Option<&Table> {
+        self.by_pa.range(..end).next_back().map(|(_, &id)| self.at(id))
+    }
+}
+
+/// Leaves are found by real address through buckets of 512 pages of their
+/// size (32 MB of 64K pages, 1 GB of 2M pages): the index says which
+/// tables have leaves in which bucket, and each table counts its leaves per
+/// bucket (usually one: a split huge page) and keeps a bounding range of
+/// their addresses (widened on a store, tightened when a free check scans
+/// the table). A leaf store costs no index search unless it opens a bucket
+/// for its table; a free check scans the tables of its buckets whose range
+/// it overlaps.
+const LEAF_BUCKET_SHIFT: u32 = 9;
+
+fn leaf_bucket(size: PageSize, pa: u64) -> u64 {
+    pa >> (size.shift() + LEAF_BUCKET_SHIFT)
+}
+
+/// A table's part of the [`LeafIndex`] (its leaves have the size of its
+/// level).
+#[derive(Clone, Debug)]
+struct TableLeaves {
+    count: u32,
+    /// (bucket, leaves in it), sorted by bucket.
+    buckets: Vec<(u64, u32)>,
+    /// Every leaf's page is inside `[lo, hi)`.
+    lo: u64,
+    hi: u64,
+}
+
+impl Default for TableLeaves {
+    fn default() -> TableLeaves {
+        TableLeaves { count: 0, buckets: Vec::new(), lo: u64::MAX, hi: 0 }
+    }
+}
+
+/// Valid leaves of leveled tables, by real address (see [`leaf_bucket`]).
+#[derive(Clone, Debug, Default)]
+struct LeafIndex {
+    /// (size, bucket, table) for each table with leaves in the bucket.
+    buckets: BTreeSet<(PageSize, u64, u64)>,
+    count: usize,
+}
+
+impl LeafIndex {
+    fn add(&mut self, t: &mut Table, size: PageSize, pa: u64) {
+        let b = leaf_bucket(size, pa);
+        let l = &mut t.leaves;
+        match l.buckets.binary_search_by_key(&b, |x| x.0) {
+            Ok(i) => l.buckets[i].1 += 1,
+            Err(i) => {
+                l.buckets.insert(i, (b, 1));
+                self.buckets.insert((size, b, t.pa));
+            }
+        }
+        l.count += 1;
+        l.lo = l.lo.min(pa);
+        l.hi = l.hi.max(pa.saturating_add(size.bytes()));
+        self.count += 1;
+    }
+
+    fn remove(&mut self, t: &mut Table, size: PageSize, pa: u64) {
+        let b = leaf_bucket(size, pa);
+        let l = &mut t.leaves;
+        let i = l.buckets.binary_search_by_key(&b, |x| x.0).expect("an indexed leaf");
+        l.buckets[i].1 -= 1;
+        if l.buckets[i].1 == 0 {
+            l.buckets.remove(i);
+            self.buckets.remove(&(size, b, t.pa));
+        }
+        l.count -= 1;
+        if l.count == 0 {
+            *l = TableLeaves::default();
+        }
+        self.count -= 1;
+    }
+
+    /// Forget a table's leaves.
+    fn drop_table(&mut self, t: &Table, size: PageSize) {
+        for &(b, _) in &t.leaves.buckets {
+            self.buckets.remove(&(size, b, t.pa));
+        }
+        self.count -= t.leaves.count as usize;
+    }
 }
 
 /// What an entry value means to the MMU, given where it is.
@@ -117,7 +299,7 @@ enum Sem {
 }
 
 fn sem(
-    tables: &BTreeMap<u64, Table>,
+    tables: &Tables,
     geom: &Geometry,
     t: u64,
     level: Option<Level>,
@@ -131,7 +313,7 @@ fn sem(
         },
         EntryView::Table(d) => {
             let child = d.next_table_pa();
-            match tables.get(&child) {
+            match tables.get(child) {
                 Some(c) if c.parent == Some((t, idx)) && level.is_some_and(|l| l != Level::Pte) => {
                     Sem::Dir { child }
                 }
@@ -150,10 +332,10 @@ enum Found {
 }
 
 /// Walk the subtree under `t` (whose first EA is `base`) through valid links.
-fn walk(tables: &BTreeMap<u64, Table>, geom: &Geometry, t: u64, base: u64, visit: &mut impl FnMut(Found)) {
+fn walk(tables: &Tables, geom: &Geometry, t: u64, base: u64, visit: &mut impl FnMut(Found)) {
     let mut stack = vec![(t, base)];
     while let Some((t, base)) = stack.pop() {
-        let Some(tab) = tables.get(&t) else { continue };
+        let Some(tab) = tables.get(t) else { continue };
         let Some(level) = tab.level else { continue };
         let shift = geom.level_shift(level);
         for (i, v) in tab.entries.iter() {
@@ -540,15 +722,15 @@ pub struct Model {
     geom: Geometry,
     tlb_sets: u32,
     report_limit: usize,
-    tables: BTreeMap<u64, Table>,
+    tables: Tables,
     roots: BTreeMap<(u32, u32), u64>,
     running: Vec<Option<(u32, u32)>>,
     /// Per (lpid, pid) someone runs: the CPUs running it, per group.
     run_masks: BTreeMap<(u32, u32), Vec<u64>>,
     /// Reused by `store` (its views).
     scratch_views: Vec<View>,
-    /// Valid leaves of leveled tables: (size, real address, table, index).
-    leaves: BTreeSet<(PageSize, u64, u64, u32)>,
+    /// Valid leaves of leveled tables, by real address.
+    leaves: LeafIndex,
     stale: Stale,
     flushes: FlushLog,
     seq: u64,
@@ -564,12 +746,12 @@ impl Model {
             geom,
             tlb_sets: tlb_sets.clamp(1, TLBIEL_SET_MAX + 1),
             report_limit: DEFAULT_REPORT_LIMIT,
-            tables: BTreeMap::new(),
+            tables: Tables::default(),
             roots: BTreeMap::new(),
             running: vec![None; ncpus],
             run_masks: BTreeMap::new(),
             scratch_views: Vec::new(),
-            leaves: BTreeSet::new(),
+            leaves: LeafIndex::default(),
             stale: Stale::default(),
             flushes: FlushLog::default(),
             seq: 0,
@@ -618,18 +800,11 @@ impl Model {
             return self.err(ModelError::BadTable { pa, bytes, why: "not aligned to its size" });
         }
         let end = pa.saturating_add(bytes);
-        let clash = self
-            .tables
-            .range(..end)
-            .next_back()
-            .filter(|(&t, tab)| t.saturating_add(tab.bytes) > pa)
-            .map(|(&t, _)| t);
+        let clash = self.tables.last_below(end).filter(|tab| tab.pa.saturating_add(tab.bytes) > pa).map(|tab| tab.pa);
         if let Some(existing) = clash {
             return self.err(ModelError::DoubleAlloc { pa, bytes, existing });
         }
-        let entries = Entries::new(bytes / 8);
-        let t = Table { bytes, level: None, parent: None, parent_off: 0, root_of: None, entries, pwc_refs: 0 };
-        self.tables.insert(pa, t);
+        self.tables.insert(Table::new(pa, bytes));
         Ok(())
     }
 
@@ -638,9 +813,10 @@ impl Model {
     /// order; `old` must be what the model recorded.
     pub fn store(&mut self, table_pa: u64, index: usize, old: u64, new: u64) -> Result<(), ModelError> {
         self.n.stores += 1;
-        let Some(tab) = self.tables.get(&table_pa) else {
+        let Some(id) = self.tables.id(table_pa) else {
             return self.err(ModelError::UnknownTable { pa: table_pa });
         };
+        let tab = self.tables.at(id);
         let entries = tab.bytes / 8;
         if index as u64 >= entries {
             return self.err(ModelError::BadIndex { table: table_pa, index, entries });
@@ -683,10 +859,10 @@ impl Model {
                 self.scratch_views = views;
                 match old_sem {
                     Sem::Leaf { size, pa } => {
-                        self.leaves.remove(&(size, pa, table_pa, idx));
+                        self.leaves.remove(self.tables.at_mut(id), size, pa);
                     }
                     Sem::Dir { child } => {
-                        if let Some(c) = self.tables.get_mut(&child) {
+                        if let Some(c) = self.tables.get_mut(child) {
                             c.parent = None;
                         }
                     }
@@ -695,7 +871,7 @@ impl Model {
             }
             match new_sem {
                 Sem::Leaf { size, pa } => {
-                    self.leaves.insert((size, pa, table_pa, idx));
+                    self.leaves.add(self.tables.at_mut(id), size, pa);
                 }
                 Sem::Dir { child } => {
                     let level =
@@ -705,7 +881,7 @@ impl Model {
                 Sem::None => {}
             }
         }
-        self.tables.get_mut(&table_pa).expect("checked above").entries.set(idx, new);
+        self.tables.at_mut(id).entries.set(idx, new);
         Ok(())
     }
 
@@ -727,7 +903,7 @@ impl Model {
                     return Err("directory entry in a PTE-level table");
                 };
                 let child = d.next_table_pa();
-                let Some(c) = self.tables.get(&child) else {
+                let Some(c) = self.tables.get(child) else {
                     return Err("points at no live table (missing table_alloc?)");
                 };
                 if d.table_bytes() != c.bytes {
@@ -764,34 +940,44 @@ impl Model {
     /// for the first time gets its level and its leaves are indexed.
     fn link(&mut self, child: u64, parent: u64, idx: u32, level: Level) {
         let geom = self.geom;
-        let parent_level = self.tables.get(&parent).and_then(|p| p.level).expect("checked: a leveled parent");
-        let c = self.tables.get_mut(&child).expect("checked: a live table");
+        let parent_id = self.tables.id(parent).expect("checked: a live parent");
+        let parent_level = self.tables.at(parent_id).level.expect("checked: a leveled parent");
+        let c = self.tables.get_mut(child).expect("checked: a live table");
         c.parent = Some((parent, idx));
+        c.parent_id = parent_id;
         c.parent_off = (idx as u64) << geom.level_shift(parent_level);
         if c.level.is_none() {
             c.level = Some(level);
             if let Some(size) = geom.leaf_page_size(level) {
-                for (i, v) in c.entries.iter() {
-                    if let EntryView::Leaf(p) = EntryView::of(v) {
-                        self.leaves.insert((size, p.pa() & !(size.bytes() - 1), child, i));
-                    }
+                let leaves: Vec<u64> = c
+                    .entries
+                    .iter()
+                    .filter_map(|(_, v)| match EntryView::of(v) {
+                        EntryView::Leaf(p) => Some(p.pa() & !(size.bytes() - 1)),
+                        _ => None,
+                    })
+                    .collect();
+                for pa in leaves {
+                    self.leaves.add(c, size, pa);
                 }
             }
         }
     }
 
     fn chain(&self, t: u64) -> Chain {
-        let mut ch = Chain { items: [(0, 0, false); 4], len: 0, anchor: None };
-        let (mut cur, mut off) = (t, 0u64);
+        let mut ch = Chain { items: [(t, 0, false); 4], len: 1, anchor: None };
+        let Some(mut id) = self.tables.id(t) else { return ch };
+        let mut off = 0u64;
+        ch.len = 0;
         loop {
-            let tab = self.tables.get(&cur);
-            ch.items[ch.len] = (cur, off, tab.is_some_and(|x| x.pwc_refs > 0));
+            // A parent is always live: freeing a table unlinks its children.
+            let tab = self.tables.at(id);
+            ch.items[ch.len] = (tab.pa, off, tab.pwc_refs > 0);
             ch.len += 1;
-            let Some(tab) = tab else { break };
             match tab.parent {
-                Some((p, _)) if ch.len < 4 => {
+                Some(_) if ch.len < 4 => {
                     off += tab.parent_off;
-                    cur = p;
+                    id = tab.parent_id;
                 }
                 Some(_) => break,
                 None => {
@@ -854,7 +1040,7 @@ impl Model {
     fn add_pwc(&mut self, g: u32, bits: u64, e: PwcEntry) -> u32 {
         let (n, created) = self.stale.add_pwc(g, bits, e);
         if created {
-            if let Some(t) = self.tables.get_mut(&e.next) {
+            if let Some(t) = self.tables.get_mut(e.next) {
                 t.pwc_refs += 1;
             }
         }
@@ -866,7 +1052,7 @@ impl Model {
     fn del_pwc(&mut self, g: u32, bits: u64, e: PwcEntry) -> u32 {
         let (n, removed) = self.stale.del_pwc(g, bits, e);
         if removed {
-            if let Some(t) = self.tables.get_mut(&e.next) {
+            if let Some(t) = self.tables.get_mut(e.next) {
                 t.pwc_refs -= 1;
             }
         }
@@ -901,7 +1087,7 @@ impl Model {
     /// leaves as stale TLB entries, its directory entries as stale
     /// page-walk-cache entries (through which the CPUs still reach below).
     fn materialize_table(&mut self, t: u64, view: View) {
-        let Some(tab) = self.tables.get(&t) else { return };
+        let Some(tab) = self.tables.get(t) else { return };
         let Some(level) = tab.level else { return };
         let shift = self.geom.level_shift(level);
         let (g, bits) = (view.group, view.bits);
@@ -928,7 +1114,7 @@ impl Model {
     /// through the current tree of its PID (so dropping it loses nothing for
     /// a CPU that runs that PID).
     fn redundant(&self, e: &PwcEntry) -> bool {
-        self.tables.contains_key(&e.next) && self.chain(e.next).anchor == Some(((e.lpid, e.pid), e.ea))
+        self.tables.contains(e.next) && self.chain(e.next).anchor == Some(((e.lpid, e.pid), e.ea))
     }
 
     /// The process-table entry of (lpid, pid) now points at `root` (or is
@@ -940,7 +1126,7 @@ impl Model {
             return Ok(());
         }
         if let Some(r) = root {
-            let Some(t) = self.tables.get(&r) else {
+            let Some(t) = self.tables.get(r) else {
                 return self.err(ModelError::UnknownTable { pa: r });
             };
             let why = if t.root_of.is_some() {
@@ -970,13 +1156,13 @@ impl Model {
                     self.materialize_table(r0, view);
                 }
             }
-            if let Some(t) = self.tables.get_mut(&r0) {
+            if let Some(t) = self.tables.get_mut(r0) {
                 t.root_of = None;
             }
             self.roots.remove(&(lpid, pid));
         }
         if let Some(r) = root {
-            let t = self.tables.get_mut(&r).expect("checked above");
+            let t = self.tables.get_mut(r).expect("checked above");
             t.level = Some(Level::Pgd);
             t.root_of = Some((lpid, pid));
             self.roots.insert((lpid, pid), r);
@@ -1204,7 +1390,7 @@ impl Model {
     /// Add, for a valid entry of `t` at `idx`, who can cache it: `make(lpid,
     /// pid, ea)` builds the item from a view's (lpid, pid, entry EA).
     fn note_reach(&self, rep: &mut Report, t: u64, idx: u32, make: impl Fn(u32, u32, u64) -> Cached) {
-        let Some(level) = self.tables.get(&t).and_then(|tab| tab.level) else { return };
+        let Some(level) = self.tables.get(t).and_then(|tab| tab.level) else { return };
         let off = (idx as u64) << self.geom.level_shift(level);
         let at = Some((t, idx));
         let mut views = Vec::new();
@@ -1257,7 +1443,8 @@ impl Model {
         for size in PageSize::ALL {
             let lo = pa.saturating_sub(size.bytes() - 1);
             let overlaps = |p: u64| p < end && p.saturating_add(size.bytes()) > pa;
-            for &(_, lpa, t, idx) in self.leaves.range((size, lo, 0, 0)..(size, end, 0, 0)) {
+            // Leaves whose page starts in [lo, end), by (address, table, index).
+            for (lpa, t, idx) in self.leaves_in(size, lo, end) {
                 if overlaps(lpa) {
                     self.note_reach(&mut rep, t, idx, |lpid, pid, ea| {
                         Cached::Tlb(TlbEntry { lpid, pid, size, ea, pa: lpa })
@@ -1285,6 +1472,42 @@ impl Model {
         Err(self.leftovers(rep, Freed::Page { pa, bytes }))
     }
 
+    /// The valid leaves of `size` whose page starts in `[lo, end)`, as
+    /// (address, table, index), sorted. Tightens the bounding ranges of the
+    /// tables it scans.
+    fn leaves_in(&mut self, size: PageSize, lo: u64, end: u64) -> Vec<(u64, u64, u32)> {
+        let mut out = Vec::new();
+        if lo >= end {
+            return out;
+        }
+        let (b0, b1) = (leaf_bucket(size, lo), leaf_bucket(size, end - 1));
+        let mut tabs: Vec<u64> =
+            self.leaves.buckets.range((size, b0, 0)..=(size, b1, u64::MAX)).map(|&(_, _, t)| t).collect();
+        tabs.sort_unstable();
+        tabs.dedup();
+        for t in tabs {
+            let tab = self.tables.get_mut(t).expect("indexed tables are live");
+            let l = &mut tab.leaves;
+            if l.lo >= end || l.hi <= lo {
+                continue;
+            }
+            let (mut min, mut max) = (u64::MAX, 0);
+            for (i, v) in tab.entries.iter() {
+                if let EntryView::Leaf(p) = EntryView::of(v) {
+                    let lpa = p.pa() & !(size.bytes() - 1);
+                    min = min.min(lpa);
+                    max = max.max(lpa.saturating_add(size.bytes()));
+                    if lpa >= lo && lpa < end {
+                        out.push((lpa, t, i));
+                    }
+                }
+            }
+            (l.lo, l.hi) = (min, max);
+        }
+        out.sort_unstable();
+        out
+    }
+
     /// The page-table page at `pa` is about to be freed or poisoned: no CPU
     /// may hold a page-walk-cache entry pointing at it, it must not be
     /// linked in a table a CPU can reach (or in a process tree), nor be a
@@ -1292,7 +1515,7 @@ impl Model {
     /// and the stale PWC entries pointing at it are purged.
     pub fn table_free(&mut self, pa: u64, bytes: u64) -> Result<(), FreeError> {
         self.n.table_frees += 1;
-        let Some(t) = self.tables.get(&pa) else {
+        let Some(t) = self.tables.get(pa) else {
             self.n.errors += 1;
             return Err(FreeError::Model(ModelError::UnknownTable { pa }));
         };
@@ -1312,7 +1535,7 @@ impl Model {
             }
         }
         if let Some((parent, idx)) = t.parent {
-            if let Some(level) = self.tables.get(&parent).and_then(|p| p.level) {
+            if let Some(level) = self.tables.get(parent).and_then(|p| p.level) {
                 let span = 1u64 << self.geom.level_shift(level);
                 self.note_reach(&mut rep, parent, idx, |lpid, pid, ea| Cached::Pwc {
                     entry: PwcEntry { lpid, pid, level, ea, next: pa },
@@ -1343,26 +1566,20 @@ impl Model {
         for v in views {
             self.materialize_table(pa, v);
         }
-        let t = self.tables.remove(&pa).expect("checked by the caller");
+        let t = self.tables.remove(pa).expect("checked by the caller");
         if let Some(lp) = t.root_of {
             self.roots.remove(&lp);
         }
-        let size = t.level.and_then(|l| self.geom.leaf_page_size(l));
+        if let Some(size) = t.level.and_then(|l| self.geom.leaf_page_size(l)) {
+            self.leaves.drop_table(&t, size);
+        }
         for (i, v) in t.entries.iter() {
-            match EntryView::of(v) {
-                EntryView::Leaf(p) => {
-                    if let Some(size) = size {
-                        self.leaves.remove(&(size, p.pa() & !(size.bytes() - 1), pa, i));
+            if let EntryView::Table(d) = EntryView::of(v) {
+                if let Some(c) = self.tables.get_mut(d.next_table_pa()) {
+                    if c.parent == Some((pa, i)) {
+                        c.parent = None;
                     }
                 }
-                EntryView::Table(d) => {
-                    if let Some(c) = self.tables.get_mut(&d.next_table_pa()) {
-                        if c.parent == Some((pa, i)) {
-                            c.parent = None;
-                        }
-                    }
-                }
-                _ => {}
             }
         }
         let purge: Vec<(PwcEntry, u32, u64)> = self.stale.pwc_to(pa).collect();
@@ -1393,7 +1610,7 @@ impl Model {
             max_stale_tlb: self.stale.max_tlb,
             max_stale_pwc: self.stale.max_pwc,
             live_tables: self.tables.len(),
-            valid_leaves: self.leaves.len(),
+            valid_leaves: self.leaves.count,
         }
     }
 
