@@ -492,6 +492,36 @@ impl Stale {
         gone.count_ones()
     }
 
+    /// Remove the entries `target` selects from the CPUs `scope(group)`;
+    /// returns how many (CPU, entry) pairs went. `emptied` is scratch.
+    fn remove_tlb(&mut self, target: &Target, scope: impl Fn(u32) -> u64, emptied: &mut Vec<(TlbEntry, u32)>) -> u32 {
+        let (lo, hi) = tlb_bounds(target);
+        let mut n = 0;
+        emptied.clear();
+        // From `lo` on (one descent), to `hi`.
+        for (&(e, g), held) in self.tlb.range_mut(lo..).take_while(|(k, _)| **k <= hi) {
+            let gone = *held & scope(g);
+            if gone != 0 {
+                *held &= !gone;
+                n += gone.count_ones();
+                if *held == 0 {
+                    emptied.push((e, g));
+                }
+            }
+        }
+        self.n_tlb -= n as usize;
+        for &(e, g) in emptied.iter() {
+            self.tlb.remove(&(e, g));
+            if let Some(ix) = &mut self.tlb_by_pa {
+                ix.remove(&(e.size, e.pa, e, g));
+            }
+        }
+        if self.tlb.is_empty() {
+            self.tlb_by_pa = None;
+        }
+        n
+    }
+
     /// The CPUs of group `g` that hold `e`.
     fn tlb_bits(&self, e: &TlbEntry, g: u32) -> u64 {
         self.tlb.get(&(*e, g)).copied().unwrap_or(0)
@@ -558,11 +588,14 @@ impl Stale {
 /// RIC=2), so they are kept aside, sorted, and only what is left at the end
 /// of the sequence joins the stale set. Nothing else reads the stale TLB
 /// set during a sequence, and the tables cannot change.
-#[derive(Default)]
+#[derive(Clone, Debug, Default)]
 struct Overlay {
     /// Sorted by (entry, group), one item per key; the bits are CPUs that
     /// do not hold the entry in the stale set (0: all removed again).
     items: Vec<(TlbEntry, u32, u64)>,
+    /// Scratch: the new items of one `add`, and a merge buffer.
+    fresh: Vec<(TlbEntry, u32, u64)>,
+    merged: Vec<(TlbEntry, u32, u64)>,
 }
 
 impl Overlay {
@@ -570,7 +603,9 @@ impl Overlay {
     /// returns how many (CPU, entry) pairs are new to the stale set and
     /// the overlay, which count as stale from now on.
     fn add(&mut self, stale: &mut Stale, lpid: u32, pid: u32, batch: &mut Vec<(TlbEntry, u32, u64)>) -> u32 {
-        batch.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        if !batch.is_sorted_by(|a, b| (a.0, a.1) <= (b.0, b.1)) {
+            batch.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        }
         batch.dedup_by(|b, a| {
             let same = (a.0, a.1) == (b.0, b.1);
             if same {
@@ -579,7 +614,8 @@ impl Overlay {
             same
         });
         let in_stale = stale.has_tlb_of(lpid, pid);
-        let mut fresh = Vec::new();
+        let mut fresh = core::mem::take(&mut self.fresh);
+        fresh.clear();
         let mut n = 0;
         for &(e, g, bits) in batch.iter() {
             let held = if in_stale { stale.tlb_bits(&e, g) } else { 0 };
@@ -598,12 +634,13 @@ impl Overlay {
                 }
             }
         }
-        if self.items.is_empty() {
-            self.items = fresh;
+        if self.items.is_empty() || self.items.last().is_some_and(|x| fresh.first().is_some_and(|y| (x.0, x.1) < (y.0, y.1))) {
+            self.items.extend_from_slice(&fresh);
         } else if !fresh.is_empty() {
-            let old = core::mem::take(&mut self.items);
-            self.items.reserve(old.len() + fresh.len());
-            let (mut a, mut b) = (old.into_iter().peekable(), fresh.into_iter().peekable());
+            let mut merged = core::mem::take(&mut self.merged);
+            merged.clear();
+            merged.reserve(self.items.len() + fresh.len());
+            let (mut a, mut b) = (self.items.iter().peekable(), fresh.iter().peekable());
             loop {
                 let take_a = match (a.peek(), b.peek()) {
                     (Some(x), Some(y)) => (x.0, x.1) < (y.0, y.1),
@@ -612,9 +649,12 @@ impl Overlay {
                     (None, None) => break,
                 };
                 let next = if take_a { a.next() } else { b.next() };
-                self.items.extend(next);
+                merged.extend(next.copied());
             }
+            core::mem::swap(&mut self.items, &mut merged);
+            self.merged = merged;
         }
+        self.fresh = fresh;
         stale.n_tlb += n as usize;
         stale.max_tlb = stale.max_tlb.max(stale.n_tlb);
         n
@@ -623,11 +663,13 @@ impl Overlay {
     /// Remove the items `target` selects from the CPUs `scope(group)`;
     /// returns how many (CPU, entry) pairs went.
     fn remove(&mut self, stale: &mut Stale, target: &Target, scope: impl Fn(u32) -> u64) -> u32 {
+        if self.items.is_empty() {
+            return 0;
+        }
         let (lo, hi) = tlb_bounds(target);
         let a = self.items.partition_point(|x| (x.0, x.1) < lo);
-        let b = self.items.partition_point(|x| (x.0, x.1) <= hi);
         let mut n = 0;
-        for x in &mut self.items[a..b] {
+        for x in self.items[a..].iter_mut().take_while(|x| (x.0, x.1) <= hi) {
             let gone = x.2 & scope(x.1);
             x.2 &= !gone;
             n += gone.count_ones();
@@ -636,9 +678,10 @@ impl Overlay {
         n
     }
 
-    /// The sequence is complete: what is left joins the stale set.
-    fn finish(self, stale: &mut Stale) {
-        for (e, g, bits) in self.items {
+    /// The sequence is complete: what is left joins the stale set (and the
+    /// overlay is empty again).
+    fn finish(&mut self, stale: &mut Stale) {
+        for (e, g, bits) in self.items.drain(..) {
             if bits != 0 {
                 // Counted already: add_tlb counts it again.
                 stale.n_tlb -= bits.count_ones() as usize;
@@ -649,7 +692,7 @@ impl Overlay {
 }
 
 /// Where a flush is recorded for messages.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum RecordKey {
     Pid(u32, u32),
     Lpid(u32),
@@ -671,11 +714,41 @@ impl FlushLog {
     }
 }
 
+/// The last sequence decoded: its operands (empty if none), `tlbiel`, the
+/// LPIDR used, and the decoded ops.
+#[derive(Clone, Debug, Default)]
+struct DecodedSeq {
+    ops: Vec<TlbieOperands>,
+    local: bool,
+    lpidr: u32,
+    list: Vec<Decoded>,
+}
+
 /// `tlbiel` IS != 0 coverage of one selection within one sequence.
+#[derive(Clone, Debug)]
 struct Sweep {
     target: Target,
-    bits: Vec<u64>,
+    bits: [u64; SWEEP_WORDS],
     count: u32,
+}
+
+/// Words of a set bitmap (sets are at most `TLBIEL_SET_MAX + 1`).
+const SWEEP_WORDS: usize = (TLBIEL_SET_MAX as usize + 1).div_ceil(64);
+
+/// Buffers the hot calls reuse instead of allocating.
+#[derive(Clone, Debug, Default)]
+struct Scratch {
+    /// `store`: its views.
+    views: Vec<View>,
+    /// `invalidate`: stale records an op empties, the last record per
+    /// target, set sweeps, the overlay, walk-cache victims and the leaves
+    /// below one.
+    emptied: Vec<(TlbEntry, u32)>,
+    records: Vec<(RecordKey, FlushRecord)>,
+    sweeps: Vec<Sweep>,
+    overlay: Overlay,
+    victims: Vec<(PwcEntry, u32, u64)>,
+    batch: Vec<(TlbEntry, u32, u64)>,
 }
 
 /// A reported item: which CPU (none: mapped), and what.
@@ -727,8 +800,9 @@ pub struct Model {
     running: Vec<Option<(u32, u32)>>,
     /// Per (lpid, pid) someone runs: the CPUs running it, per group.
     run_masks: BTreeMap<(u32, u32), Vec<u64>>,
-    /// Reused by `store` (its views).
-    scratch_views: Vec<View>,
+    /// The last sequence `invalidate` decoded.
+    decoded: DecodedSeq,
+    scratch: Scratch,
     /// Valid leaves of leveled tables, by real address.
     leaves: LeafIndex,
     stale: Stale,
@@ -750,7 +824,8 @@ impl Model {
             roots: BTreeMap::new(),
             running: vec![None; ncpus],
             run_masks: BTreeMap::new(),
-            scratch_views: Vec::new(),
+            decoded: DecodedSeq::default(),
+            scratch: Scratch::default(),
             leaves: LeafIndex::default(),
             stale: Stale::default(),
             flushes: FlushLog::default(),
@@ -839,7 +914,7 @@ impl Model {
             if old_sem != Sem::None {
                 let level = level.expect("a cacheable entry is in a leveled table");
                 let ea_off = (idx as u64) << self.geom.level_shift(level);
-                let mut views = core::mem::take(&mut self.scratch_views);
+                let mut views = core::mem::take(&mut self.scratch.views);
                 views.clear();
                 self.views(table_pa, false, &mut views);
                 for v in &views {
@@ -856,7 +931,7 @@ impl Model {
                         Sem::None => {}
                     }
                 }
-                self.scratch_views = views;
+                self.scratch.views = views;
                 match old_sem {
                     Sem::Leaf { size, pa } => {
                         self.leaves.remove(self.tables.at_mut(id), size, pa);
@@ -1239,25 +1314,44 @@ impl Model {
     ) -> Result<InvalidateSummary, ModelError> {
         self.n.invalidates += 1;
         self.check_cpu(issuer_cpu)?;
-        let mut decoded = Vec::with_capacity(ops.len());
-        for (i, op) in ops.iter().enumerate() {
-            match decode(i, op, local, lpidr, self.tlb_sets) {
-                Ok(d) => decoded.push(d),
-                Err(e) => {
-                    return self.err(ModelError::UnknownOp { index: e.index, op: e.op, local, why: e.why });
+        // In IPI mode the kernel reports the same sequence for every CPU of
+        // the mm's cpumask in a row: decode it once.
+        let mut decoded = core::mem::take(&mut self.decoded);
+        if (decoded.local, decoded.lpidr) != (local, lpidr) || decoded.ops != ops {
+            decoded.ops.clear();
+            decoded.ops.extend_from_slice(ops);
+            decoded.list.clear();
+            (decoded.local, decoded.lpidr) = (local, lpidr);
+            for (i, op) in ops.iter().enumerate() {
+                match decode(i, op, local, lpidr, self.tlb_sets) {
+                    Ok(d) => decoded.list.push(d),
+                    Err(e) => {
+                        decoded.ops.clear();
+                        self.decoded = decoded;
+                        return self.err(ModelError::UnknownOp { index: e.index, op: e.op, local, why: e.why });
+                    }
                 }
             }
         }
+        let r = self.apply_sequence(issuer_cpu, local, &decoded.list);
+        self.decoded = decoded;
+        Ok(r)
+    }
+
+    /// Apply a decoded sequence (see `invalidate`).
+    fn apply_sequence(&mut self, issuer_cpu: usize, local: bool, decoded: &[Decoded]) -> InvalidateSummary {
+        let ops = decoded;
         self.n.ops += ops.len() as u64;
         self.seq += 1;
         let mut sum = InvalidateSummary { ops: ops.len() as u32, ..InvalidateSummary::default() };
-        let mut sweeps: Vec<Sweep> = Vec::new();
-        let words = (self.tlb_sets as usize).div_ceil(64);
+        let mut sweeps = core::mem::take(&mut self.scratch.sweeps);
+        sweeps.clear();
         // The last record per target (each op replaces the previous one;
         // nothing reads them before the sequence is complete).
-        let mut records: Vec<(RecordKey, FlushRecord)> = Vec::new();
-        let mut ov = Overlay::default();
-        for d in &decoded {
+        let mut records = core::mem::take(&mut self.scratch.records);
+        records.clear();
+        let mut ov = core::mem::take(&mut self.scratch.overlay);
+        for d in decoded {
             self.record(issuer_cpu, d, ops.len(), &mut records);
             let Effect::Process { tlb, pwc, tlb_by_set, .. } = d.effect else {
                 sum.partition_scoped += 1;
@@ -1276,7 +1370,7 @@ impl Model {
                 let pos = match sweeps.iter().position(|s| s.target == target) {
                     Some(p) => p,
                     None => {
-                        sweeps.push(Sweep { target, bits: vec![0; words], count: 0 });
+                        sweeps.push(Sweep { target, bits: [0; SWEEP_WORDS], count: 0 });
                         sweeps.len() - 1
                     }
                 };
@@ -1287,7 +1381,7 @@ impl Model {
                     s.count += 1;
                 }
                 if s.count == self.tlb_sets {
-                    s.bits.iter_mut().for_each(|x| *x = 0);
+                    s.bits = [0; SWEEP_WORDS];
                     s.count = 0;
                     sum.sweeps += 1;
                     sum.tlb_removed += self.apply_tlb(issuer_cpu, true, &target, &mut ov);
@@ -1297,7 +1391,8 @@ impl Model {
             }
         }
         ov.finish(&mut self.stale);
-        for (key, rec) in records {
+        self.scratch.overlay = ov;
+        for &(key, rec) in &records {
             match key {
                 RecordKey::Pid(lpid, pid) => {
                     self.flushes.by_pid.insert((lpid, pid), rec);
@@ -1308,9 +1403,11 @@ impl Model {
                 RecordKey::All => self.flushes.all = Some(rec),
             }
         }
+        self.scratch.records = records;
         sum.partial_sweeps = sweeps.iter().filter(|s| s.count > 0).count() as u32;
+        self.scratch.sweeps = sweeps;
         self.n.partial_sweeps += sum.partial_sweeps as u64;
-        Ok(sum)
+        sum
     }
 
     fn record(&self, issuer: usize, d: &Decoded, count: usize, records: &mut Vec<(RecordKey, FlushRecord)>) {
@@ -1342,15 +1439,20 @@ impl Model {
     /// in the same invalidation.
     fn apply_pwc(&mut self, issuer: usize, local: bool, target: &Target, ov: &mut Overlay) -> (u32, u32) {
         let Some((lo, hi)) = pwc_bounds(target) else { return (0, 0) };
-        let victims: Vec<(PwcEntry, u32, u64)> = self
-            .stale
-            .pwc
-            .range(lo..=hi)
-            .map(|(&(e, g), &held)| (e, g, held & Self::scope_bits(issuer, local, g)))
-            .filter(|&(_, _, bits)| bits != 0)
-            .collect();
+        if self.stale.pwc.is_empty() {
+            return (0, 0);
+        }
+        let mut victims = core::mem::take(&mut self.scratch.victims);
+        victims.clear();
+        victims.extend(
+            self.stale
+                .pwc
+                .range(lo..=hi)
+                .map(|(&(e, g), &held)| (e, g, held & Self::scope_bits(issuer, local, g)))
+                .filter(|&(_, _, bits)| bits != 0),
+        );
         let mut mat = 0;
-        let mut batch = Vec::new();
+        let mut batch = core::mem::take(&mut self.scratch.batch);
         for &(e, group, bits) in &victims {
             let bits = bits & self.running_bits(e.lpid, e.pid, group);
             if bits != 0 && !self.redundant(&e) {
@@ -1368,22 +1470,17 @@ impl Model {
         for &(e, g, bits) in &victims {
             removed += self.del_pwc(g, bits, e);
         }
+        self.scratch.victims = victims;
+        self.scratch.batch = batch;
         (removed, mat)
     }
 
     fn apply_tlb(&mut self, issuer: usize, local: bool, target: &Target, ov: &mut Overlay) -> u32 {
-        let mut removed = ov.remove(&mut self.stale, target, |g| Self::scope_bits(issuer, local, g));
-        let (lo, hi) = tlb_bounds(target);
-        let victims: Vec<(TlbEntry, u32, u64)> = self
-            .stale
-            .tlb
-            .range(lo..=hi)
-            .map(|(&(e, g), &held)| (e, g, held & Self::scope_bits(issuer, local, g)))
-            .filter(|&(_, _, bits)| bits != 0)
-            .collect();
-        for (e, g, bits) in victims {
-            removed += self.stale.del_tlb(g, bits, e);
-        }
+        let scope = |g| Self::scope_bits(issuer, local, g);
+        let removed = ov.remove(&mut self.stale, target, scope);
+        let mut emptied = core::mem::take(&mut self.scratch.emptied);
+        let removed = removed + self.stale.remove_tlb(target, scope, &mut emptied);
+        self.scratch.emptied = emptied;
         removed
     }
 
