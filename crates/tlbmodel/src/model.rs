@@ -492,14 +492,24 @@ impl Stale {
         gone.count_ones()
     }
 
-    /// Remove the entries `target` selects from the CPUs `scope(group)`;
-    /// returns how many (CPU, entry) pairs went. `emptied` is scratch.
-    fn remove_tlb(&mut self, target: &Target, scope: impl Fn(u32) -> u64, emptied: &mut Vec<(TlbEntry, u32)>) -> u32 {
-        let (lo, hi) = tlb_bounds(target);
+    /// Remove the entries of `[lo, hi]` that `select` accepts (it sees
+    /// them in order) from the CPUs `scope(group)`; returns how many (CPU,
+    /// entry) pairs went. `emptied` is scratch.
+    fn remove_tlb_range(
+        &mut self,
+        lo: (TlbEntry, u32),
+        hi: (TlbEntry, u32),
+        select: &mut impl FnMut(&TlbEntry) -> bool,
+        scope: impl Fn(u32) -> u64,
+        emptied: &mut Vec<(TlbEntry, u32)>,
+    ) -> u32 {
         let mut n = 0;
         emptied.clear();
         // From `lo` on (one descent), to `hi`.
         for (&(e, g), held) in self.tlb.range_mut(lo..).take_while(|(k, _)| **k <= hi) {
+            if !select(&e) {
+                continue;
+            }
             let gone = *held & scope(g);
             if gone != 0 {
                 *held &= !gone;
@@ -660,16 +670,26 @@ impl Overlay {
         n
     }
 
-    /// Remove the items `target` selects from the CPUs `scope(group)`;
-    /// returns how many (CPU, entry) pairs went.
-    fn remove(&mut self, stale: &mut Stale, target: &Target, scope: impl Fn(u32) -> u64) -> u32 {
+    /// Remove the items of `[lo, hi]` that `select` accepts (it sees them
+    /// in order) from the CPUs `scope(group)`; returns how many (CPU,
+    /// entry) pairs went.
+    fn remove_range(
+        &mut self,
+        stale: &mut Stale,
+        lo: (TlbEntry, u32),
+        hi: (TlbEntry, u32),
+        select: &mut impl FnMut(&TlbEntry) -> bool,
+        scope: impl Fn(u32) -> u64,
+    ) -> u32 {
         if self.items.is_empty() {
             return 0;
         }
-        let (lo, hi) = tlb_bounds(target);
         let a = self.items.partition_point(|x| (x.0, x.1) < lo);
         let mut n = 0;
         for x in self.items[a..].iter_mut().take_while(|x| (x.0, x.1) <= hi) {
+            if !select(&x.0) {
+                continue;
+            }
             let gone = x.2 & scope(x.1);
             x.2 &= !gone;
             n += gone.count_ones();
@@ -747,6 +767,7 @@ struct Scratch {
     records: Vec<(RecordKey, FlushRecord)>,
     sweeps: Vec<Sweep>,
     overlay: Overlay,
+    run: Vec<Target>,
     victims: Vec<(PwcEntry, u32, u64)>,
     batch: Vec<(TlbEntry, u32, u64)>,
 }
@@ -1351,6 +1372,15 @@ impl Model {
         let mut records = core::mem::take(&mut self.scratch.records);
         records.clear();
         let mut ov = core::mem::take(&mut self.scratch.overlay);
+        // TLB removals wait in `run` until the next walk-cache part or the
+        // end: consecutive TLB-only removals of one sequence commute (each
+        // removes the CPUs' entries its selection holds), so a run applies
+        // as one: one pass over the stale set per (LPID, PID, size) of its
+        // by-EA pages, counting each (CPU, entry) once, as the first op
+        // selecting it would have. All ops of a sequence have one scope
+        // (a completed `tlbiel` sweep is local, as its sequence).
+        let mut run = core::mem::take(&mut self.scratch.run);
+        run.clear();
         for d in decoded {
             self.record(issuer_cpu, d, ops.len(), &mut records);
             let Effect::Process { tlb, pwc, tlb_by_set, .. } = d.effect else {
@@ -1359,6 +1389,7 @@ impl Model {
             };
             let target = d.target.expect("process-scoped ops have a target");
             if pwc && (!local || d.set == 0) {
+                sum.tlb_removed += self.apply_tlb_run(issuer_cpu, local, &mut run, &mut ov);
                 let (removed, mat) = self.apply_pwc(issuer_cpu, local, &target, &mut ov);
                 sum.pwc_removed += removed;
                 sum.materialized += mat;
@@ -1384,12 +1415,14 @@ impl Model {
                     s.bits = [0; SWEEP_WORDS];
                     s.count = 0;
                     sum.sweeps += 1;
-                    sum.tlb_removed += self.apply_tlb(issuer_cpu, true, &target, &mut ov);
+                    run.push(target);
                 }
             } else {
-                sum.tlb_removed += self.apply_tlb(issuer_cpu, local, &target, &mut ov);
+                run.push(target);
             }
         }
+        sum.tlb_removed += self.apply_tlb_run(issuer_cpu, local, &mut run, &mut ov);
+        self.scratch.run = run;
         ov.finish(&mut self.stale);
         self.scratch.overlay = ov;
         for &(key, rec) in &records {
@@ -1475,11 +1508,53 @@ impl Model {
         (removed, mat)
     }
 
-    fn apply_tlb(&mut self, issuer: usize, local: bool, target: &Target, ov: &mut Overlay) -> u32 {
+    /// Apply a run of TLB removals (see `apply_sequence`) and empty it;
+    /// returns how many (CPU, entry) pairs went.
+    fn apply_tlb_run(&mut self, issuer: usize, local: bool, run: &mut Vec<Target>, ov: &mut Overlay) -> u32 {
+        if run.is_empty() {
+            return 0;
+        }
         let scope = |g| Self::scope_bits(issuer, local, g);
-        let removed = ov.remove(&mut self.stale, target, scope);
         let mut emptied = core::mem::take(&mut self.scratch.emptied);
-        let removed = removed + self.stale.remove_tlb(target, scope, &mut emptied);
+        let mut removed = 0;
+        // Wide selections first (they leave nothing for by-EA ops of theirs).
+        for t in run.iter().filter(|t| !matches!(t, Target::Va { .. })) {
+            let (lo, hi) = tlb_bounds(t);
+            removed += ov.remove_range(&mut self.stale, lo, hi, &mut |_| true, scope);
+            removed += self.stale.remove_tlb_range(lo, hi, &mut |_| true, scope, &mut emptied);
+        }
+        run.retain(|t| matches!(t, Target::Va { .. }));
+        let key = |t: &Target| match *t {
+            Target::Va { lpid, pid, size, page } => (lpid, pid, size, page),
+            _ => unreachable!("by-EA targets only"),
+        };
+        run.sort_unstable_by_key(key);
+        run.dedup();
+        for group in run.chunk_by(|a, b| {
+            let (ka, kb) = (key(a), key(b));
+            (ka.0, ka.1, ka.2) == (kb.0, kb.1, kb.2)
+        }) {
+            // One range over the group's pages, in order.
+            let (first, last) = (&group[0], &group[group.len() - 1]);
+            let (lo, hi) = (tlb_bounds(first).0, tlb_bounds(last).1);
+            let mut i = 0;
+            let mut select = |e: &TlbEntry| {
+                while i < group.len() && key(&group[i]).3 < e.ea {
+                    i += 1;
+                }
+                i < group.len() && key(&group[i]).3 == e.ea
+            };
+            removed += ov.remove_range(&mut self.stale, lo, hi, &mut select, scope);
+            let mut i = 0;
+            let mut select = |e: &TlbEntry| {
+                while i < group.len() && key(&group[i]).3 < e.ea {
+                    i += 1;
+                }
+                i < group.len() && key(&group[i]).3 == e.ea
+            };
+            removed += self.stale.remove_tlb_range(lo, hi, &mut select, scope, &mut emptied);
+        }
+        run.clear();
         self.scratch.emptied = emptied;
         removed
     }
