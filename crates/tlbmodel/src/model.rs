@@ -734,14 +734,162 @@ impl FlushLog {
     }
 }
 
-/// The last sequence decoded: its operands (empty if none), `tlbiel`, the
-/// LPIDR used, and the decoded ops.
+/// ((LPID, PID, size), page) of a by-EA target.
+fn va_key(t: &Target) -> ((u32, u32, PageSize), u64) {
+    match *t {
+        Target::Va { lpid, pid, size, page } => ((lpid, pid, size), page),
+        _ => unreachable!("a by-EA target"),
+    }
+}
+
+/// One effect of a compiled sequence.
+#[derive(Clone, Copy, Debug)]
+enum Step {
+    /// The walk-cache part of an op.
+    Pwc(Target),
+    /// A run of TLB removals: `Plan::wide[wide]`, then `Plan::pages[pages]`.
+    Run { wide: (u32, u32), pages: (u32, u32) },
+}
+
+/// A sequence compiled once: its effects in order, the last op per flush
+/// record target, and what the summary says regardless of the state.
+///
+/// TLB removals between two walk-cache parts (or the ends) form a run:
+/// TLB-only removals of one sequence commute (each removes the CPUs'
+/// entries its selection holds), so a run applies as one, its by-EA pages
+/// sorted, counting each (CPU, entry) once, as the first op selecting it
+/// would have. All ops of a sequence have one scope (a completed `tlbiel`
+/// sweep is local, as its sequence). Flush records are only read once the
+/// sequence is complete, so only the last per target is written.
 #[derive(Clone, Debug, Default)]
-struct DecodedSeq {
+struct Plan {
+    /// What it was compiled from (`valid` false: nothing).
+    valid: bool,
     ops: Vec<TlbieOperands>,
     local: bool,
     lpidr: u32,
-    list: Vec<Decoded>,
+    steps: Vec<Step>,
+    wide: Vec<Target>,
+    pages: Vec<Target>,
+    records: Vec<(RecordKey, Decoded)>,
+    partition_scoped: u32,
+    sweeps: u32,
+    partial_sweeps: u32,
+    /// Scratch for `compile`.
+    decoded: Vec<Decoded>,
+    run: Vec<Target>,
+    sweep_state: Vec<Sweep>,
+}
+
+impl Plan {
+    fn is_for(&self, ops: &[TlbieOperands], local: bool, lpidr: u32) -> bool {
+        self.valid && (self.local, self.lpidr) == (local, lpidr) && self.ops == ops
+    }
+
+    /// Decode and compile `ops`; on an invalid op the plan is left empty.
+    fn compile(&mut self, ops: &[TlbieOperands], local: bool, lpidr: u32, tlb_sets: u32) -> Result<(), crate::rules::OpError> {
+        self.valid = false;
+        self.ops.clear();
+        self.steps.clear();
+        self.wide.clear();
+        self.pages.clear();
+        self.records.clear();
+        (self.partition_scoped, self.sweeps, self.partial_sweeps) = (0, 0, 0);
+        let mut decoded = core::mem::take(&mut self.decoded);
+        decoded.clear();
+        for (i, op) in ops.iter().enumerate() {
+            match decode(i, op, local, lpidr, tlb_sets) {
+                Ok(d) => decoded.push(d),
+                Err(e) => {
+                    self.decoded = decoded;
+                    return Err(e);
+                }
+            }
+        }
+        let mut sweeps = core::mem::take(&mut self.sweep_state);
+        sweeps.clear();
+        let mut run = core::mem::take(&mut self.run);
+        for d in &decoded {
+            let key = match d.target {
+                Some(Target::Va { lpid, pid, .. }) | Some(Target::Pid { lpid, pid }) => Some(RecordKey::Pid(lpid, pid)),
+                Some(Target::Lpid { lpid }) => Some(RecordKey::Lpid(lpid)),
+                Some(Target::All) => Some(RecordKey::All),
+                None => None,
+            };
+            if let Some(key) = key {
+                match self.records.iter_mut().find(|(k, _)| *k == key) {
+                    Some(slot) => slot.1 = *d,
+                    None => self.records.push((key, *d)),
+                }
+            }
+            let Effect::Process { tlb, pwc, tlb_by_set, .. } = d.effect else {
+                self.partition_scoped += 1;
+                continue;
+            };
+            let target = d.target.expect("process-scoped ops have a target");
+            if pwc && (!local || d.set == 0) {
+                self.close_run(&mut run);
+                self.steps.push(Step::Pwc(target));
+            }
+            if !tlb {
+                continue;
+            }
+            if tlb_by_set {
+                let pos = match sweeps.iter().position(|s| s.target == target) {
+                    Some(p) => p,
+                    None => {
+                        sweeps.push(Sweep { target, bits: [0; SWEEP_WORDS], count: 0 });
+                        sweeps.len() - 1
+                    }
+                };
+                let s = &mut sweeps[pos];
+                let (w, b) = (d.set as usize / 64, d.set % 64);
+                if s.bits[w] & (1 << b) == 0 {
+                    s.bits[w] |= 1 << b;
+                    s.count += 1;
+                }
+                if s.count == tlb_sets {
+                    s.bits = [0; SWEEP_WORDS];
+                    s.count = 0;
+                    self.sweeps += 1;
+                    run.push(target);
+                }
+            } else {
+                run.push(target);
+            }
+        }
+        self.close_run(&mut run);
+        self.partial_sweeps = sweeps.iter().filter(|s| s.count > 0).count() as u32;
+        (self.decoded, self.sweep_state, self.run) = (decoded, sweeps, run);
+        self.ops.extend_from_slice(ops);
+        (self.local, self.lpidr, self.valid) = (local, lpidr, true);
+        Ok(())
+    }
+
+    fn close_run(&mut self, run: &mut Vec<Target>) {
+        if run.is_empty() {
+            return;
+        }
+        let (w0, p0) = (self.wide.len() as u32, self.pages.len());
+        self.wide.extend(run.iter().filter(|t| !matches!(t, Target::Va { .. })));
+        self.pages.extend(run.iter().filter(|t| matches!(t, Target::Va { .. })));
+        let tail = &mut self.pages[p0..];
+        if !tail.is_sorted_by_key(va_key) {
+            tail.sort_unstable_by_key(va_key);
+        }
+        // Deduplicate this run's pages (not across runs).
+        let mut w = p0;
+        for r in p0..self.pages.len() {
+            if w == p0 || self.pages[r] != self.pages[w - 1] {
+                self.pages[w] = self.pages[r];
+                w += 1;
+            }
+        }
+        self.pages.truncate(w);
+        let p0 = p0 as u32;
+        self.steps.push(Step::Run { wide: (w0, self.wide.len() as u32), pages: (p0, self.pages.len() as u32) });
+        run.clear();
+    }
 }
 
 /// `tlbiel` IS != 0 coverage of one selection within one sequence.
@@ -760,14 +908,10 @@ const SWEEP_WORDS: usize = (TLBIEL_SET_MAX as usize + 1).div_ceil(64);
 struct Scratch {
     /// `store`: its views.
     views: Vec<View>,
-    /// `invalidate`: stale records an op empties, the last record per
-    /// target, set sweeps, the overlay, walk-cache victims and the leaves
-    /// below one.
+    /// `invalidate`: stale records an op empties, the overlay, walk-cache
+    /// victims and the leaves below one.
     emptied: Vec<(TlbEntry, u32)>,
-    records: Vec<(RecordKey, FlushRecord)>,
-    sweeps: Vec<Sweep>,
     overlay: Overlay,
-    run: Vec<Target>,
     victims: Vec<(PwcEntry, u32, u64)>,
     batch: Vec<(TlbEntry, u32, u64)>,
 }
@@ -821,8 +965,8 @@ pub struct Model {
     running: Vec<Option<(u32, u32)>>,
     /// Per (lpid, pid) someone runs: the CPUs running it, per group.
     run_masks: BTreeMap<(u32, u32), Vec<u64>>,
-    /// The last sequence `invalidate` decoded.
-    decoded: DecodedSeq,
+    /// The last sequence `invalidate` compiled.
+    plan: Plan,
     scratch: Scratch,
     /// Valid leaves of leveled tables, by real address.
     leaves: LeafIndex,
@@ -845,7 +989,7 @@ impl Model {
             roots: BTreeMap::new(),
             running: vec![None; ncpus],
             run_masks: BTreeMap::new(),
-            decoded: DecodedSeq::default(),
+            plan: Plan::default(),
             scratch: Scratch::default(),
             leaves: LeafIndex::default(),
             stale: Stale::default(),
@@ -1336,97 +1480,59 @@ impl Model {
         self.n.invalidates += 1;
         self.check_cpu(issuer_cpu)?;
         // In IPI mode the kernel reports the same sequence for every CPU of
-        // the mm's cpumask in a row: decode it once.
-        let mut decoded = core::mem::take(&mut self.decoded);
-        if (decoded.local, decoded.lpidr) != (local, lpidr) || decoded.ops != ops {
-            decoded.ops.clear();
-            decoded.ops.extend_from_slice(ops);
-            decoded.list.clear();
-            (decoded.local, decoded.lpidr) = (local, lpidr);
-            for (i, op) in ops.iter().enumerate() {
-                match decode(i, op, local, lpidr, self.tlb_sets) {
-                    Ok(d) => decoded.list.push(d),
-                    Err(e) => {
-                        decoded.ops.clear();
-                        self.decoded = decoded;
-                        return self.err(ModelError::UnknownOp { index: e.index, op: e.op, local, why: e.why });
-                    }
-                }
+        // the mm's cpumask in a row: compile it once.
+        let mut plan = core::mem::take(&mut self.plan);
+        if !plan.is_for(ops, local, lpidr) {
+            if let Err(e) = plan.compile(ops, local, lpidr, self.tlb_sets) {
+                self.plan = plan;
+                return self.err(ModelError::UnknownOp { index: e.index, op: e.op, local, why: e.why });
             }
         }
-        let r = self.apply_sequence(issuer_cpu, local, &decoded.list);
-        self.decoded = decoded;
-        Ok(r)
+        let sum = self.execute(issuer_cpu, local, &plan);
+        self.plan = plan;
+        Ok(sum)
     }
 
-    /// Apply a decoded sequence (see `invalidate`).
-    fn apply_sequence(&mut self, issuer_cpu: usize, local: bool, decoded: &[Decoded]) -> InvalidateSummary {
-        let ops = decoded;
-        self.n.ops += ops.len() as u64;
+    /// Apply a compiled sequence (see `invalidate`).
+    fn execute(&mut self, issuer_cpu: usize, local: bool, plan: &Plan) -> InvalidateSummary {
+        let count = plan.ops.len();
+        self.n.ops += count as u64;
         self.seq += 1;
-        let mut sum = InvalidateSummary { ops: ops.len() as u32, ..InvalidateSummary::default() };
-        let mut sweeps = core::mem::take(&mut self.scratch.sweeps);
-        sweeps.clear();
-        // The last record per target (each op replaces the previous one;
-        // nothing reads them before the sequence is complete).
-        let mut records = core::mem::take(&mut self.scratch.records);
-        records.clear();
+        let mut sum = InvalidateSummary {
+            ops: count as u32,
+            partition_scoped: plan.partition_scoped,
+            sweeps: plan.sweeps,
+            partial_sweeps: plan.partial_sweeps,
+            ..InvalidateSummary::default()
+        };
         let mut ov = core::mem::take(&mut self.scratch.overlay);
-        // TLB removals wait in `run` until the next walk-cache part or the
-        // end: consecutive TLB-only removals of one sequence commute (each
-        // removes the CPUs' entries its selection holds), so a run applies
-        // as one: one pass over the stale set per (LPID, PID, size) of its
-        // by-EA pages, counting each (CPU, entry) once, as the first op
-        // selecting it would have. All ops of a sequence have one scope
-        // (a completed `tlbiel` sweep is local, as its sequence).
-        let mut run = core::mem::take(&mut self.scratch.run);
-        run.clear();
-        for d in decoded {
-            self.record(issuer_cpu, d, ops.len(), &mut records);
-            let Effect::Process { tlb, pwc, tlb_by_set, .. } = d.effect else {
-                sum.partition_scoped += 1;
-                continue;
-            };
-            let target = d.target.expect("process-scoped ops have a target");
-            if pwc && (!local || d.set == 0) {
-                sum.tlb_removed += self.apply_tlb_run(issuer_cpu, local, &mut run, &mut ov);
-                let (removed, mat) = self.apply_pwc(issuer_cpu, local, &target, &mut ov);
-                sum.pwc_removed += removed;
-                sum.materialized += mat;
-            }
-            if !tlb {
-                continue;
-            }
-            if tlb_by_set {
-                let pos = match sweeps.iter().position(|s| s.target == target) {
-                    Some(p) => p,
-                    None => {
-                        sweeps.push(Sweep { target, bits: [0; SWEEP_WORDS], count: 0 });
-                        sweeps.len() - 1
-                    }
-                };
-                let s = &mut sweeps[pos];
-                let (w, b) = (d.set as usize / 64, d.set % 64);
-                if s.bits[w] & (1 << b) == 0 {
-                    s.bits[w] |= 1 << b;
-                    s.count += 1;
+        for step in &plan.steps {
+            match *step {
+                Step::Pwc(target) => {
+                    let (removed, mat) = self.apply_pwc(issuer_cpu, local, &target, &mut ov);
+                    sum.pwc_removed += removed;
+                    sum.materialized += mat;
                 }
-                if s.count == self.tlb_sets {
-                    s.bits = [0; SWEEP_WORDS];
-                    s.count = 0;
-                    sum.sweeps += 1;
-                    run.push(target);
+                Step::Run { wide, pages } => {
+                    let wide = &plan.wide[wide.0 as usize..wide.1 as usize];
+                    let pages = &plan.pages[pages.0 as usize..pages.1 as usize];
+                    sum.tlb_removed += self.apply_tlb_run(issuer_cpu, local, wide, pages, &mut ov);
                 }
-            } else {
-                run.push(target);
             }
         }
-        sum.tlb_removed += self.apply_tlb_run(issuer_cpu, local, &mut run, &mut ov);
-        self.scratch.run = run;
         ov.finish(&mut self.stale);
         self.scratch.overlay = ov;
-        for &(key, rec) in &records {
-            match key {
+        for (key, d) in &plan.records {
+            let rec = FlushRecord {
+                seq: self.seq,
+                issuer: issuer_cpu,
+                local: d.local,
+                lpid: d.lpid,
+                op: d.op,
+                index: d.index as u32,
+                count: count as u32,
+            };
+            match *key {
                 RecordKey::Pid(lpid, pid) => {
                     self.flushes.by_pid.insert((lpid, pid), rec);
                 }
@@ -1436,33 +1542,8 @@ impl Model {
                 RecordKey::All => self.flushes.all = Some(rec),
             }
         }
-        self.scratch.records = records;
-        sum.partial_sweeps = sweeps.iter().filter(|s| s.count > 0).count() as u32;
-        self.scratch.sweeps = sweeps;
         self.n.partial_sweeps += sum.partial_sweeps as u64;
         sum
-    }
-
-    fn record(&self, issuer: usize, d: &Decoded, count: usize, records: &mut Vec<(RecordKey, FlushRecord)>) {
-        let rec = FlushRecord {
-            seq: self.seq,
-            issuer,
-            local: d.local,
-            lpid: d.lpid,
-            op: d.op,
-            index: d.index as u32,
-            count: count as u32,
-        };
-        let key = match d.target {
-            Some(Target::Va { lpid, pid, .. }) | Some(Target::Pid { lpid, pid }) => RecordKey::Pid(lpid, pid),
-            Some(Target::Lpid { lpid }) => RecordKey::Lpid(lpid),
-            Some(Target::All) => RecordKey::All,
-            None => return,
-        };
-        match records.iter_mut().find(|(k, _)| *k == key) {
-            Some(slot) => slot.1 = rec,
-            None => records.push((key, rec)),
-        }
     }
 
     /// Remove the selected stale PWC entries. A CPU that runs their PID
@@ -1508,53 +1589,33 @@ impl Model {
         (removed, mat)
     }
 
-    /// Apply a run of TLB removals (see `apply_sequence`) and empty it;
-    /// returns how many (CPU, entry) pairs went.
-    fn apply_tlb_run(&mut self, issuer: usize, local: bool, run: &mut Vec<Target>, ov: &mut Overlay) -> u32 {
-        if run.is_empty() {
-            return 0;
-        }
+    /// Apply a run of TLB removals (see [`Plan`]): the wide selections,
+    /// then the by-EA pages (sorted, deduplicated), one ordered pass per
+    /// (LPID, PID, size); returns how many (CPU, entry) pairs went.
+    fn apply_tlb_run(&mut self, issuer: usize, local: bool, wide: &[Target], pages: &[Target], ov: &mut Overlay) -> u32 {
         let scope = |g| Self::scope_bits(issuer, local, g);
         let mut emptied = core::mem::take(&mut self.scratch.emptied);
         let mut removed = 0;
-        // Wide selections first (they leave nothing for by-EA ops of theirs).
-        for t in run.iter().filter(|t| !matches!(t, Target::Va { .. })) {
+        for t in wide {
             let (lo, hi) = tlb_bounds(t);
             removed += ov.remove_range(&mut self.stale, lo, hi, &mut |_| true, scope);
             removed += self.stale.remove_tlb_range(lo, hi, &mut |_| true, scope, &mut emptied);
         }
-        run.retain(|t| matches!(t, Target::Va { .. }));
-        let key = |t: &Target| match *t {
-            Target::Va { lpid, pid, size, page } => (lpid, pid, size, page),
-            _ => unreachable!("by-EA targets only"),
-        };
-        run.sort_unstable_by_key(key);
-        run.dedup();
-        for group in run.chunk_by(|a, b| {
-            let (ka, kb) = (key(a), key(b));
-            (ka.0, ka.1, ka.2) == (kb.0, kb.1, kb.2)
-        }) {
-            // One range over the group's pages, in order.
-            let (first, last) = (&group[0], &group[group.len() - 1]);
-            let (lo, hi) = (tlb_bounds(first).0, tlb_bounds(last).1);
-            let mut i = 0;
-            let mut select = |e: &TlbEntry| {
-                while i < group.len() && key(&group[i]).3 < e.ea {
-                    i += 1;
+        for group in pages.chunk_by(|a, b| va_key(a).0 == va_key(b).0) {
+            let (lo, hi) = (tlb_bounds(&group[0]).0, tlb_bounds(&group[group.len() - 1]).1);
+            // Both passes see entries in EA order: walk the pages along.
+            let selector = || {
+                let mut i = 0;
+                move |e: &TlbEntry| {
+                    while i < group.len() && va_key(&group[i]).1 < e.ea {
+                        i += 1;
+                    }
+                    i < group.len() && va_key(&group[i]).1 == e.ea
                 }
-                i < group.len() && key(&group[i]).3 == e.ea
             };
-            removed += ov.remove_range(&mut self.stale, lo, hi, &mut select, scope);
-            let mut i = 0;
-            let mut select = |e: &TlbEntry| {
-                while i < group.len() && key(&group[i]).3 < e.ea {
-                    i += 1;
-                }
-                i < group.len() && key(&group[i]).3 == e.ea
-            };
-            removed += self.stale.remove_tlb_range(lo, hi, &mut select, scope, &mut emptied);
+            removed += ov.remove_range(&mut self.stale, lo, hi, &mut selector(), scope);
+            removed += self.stale.remove_tlb_range(lo, hi, &mut selector(), scope, &mut emptied);
         }
-        run.clear();
         self.scratch.emptied = emptied;
         removed
     }
