@@ -624,6 +624,14 @@ impl Overlay {
             same
         });
         let in_stale = stale.has_tlb_of(lpid, pid);
+        if self.items.is_empty() && !in_stale {
+            // All new (the common case: one walk-cache entry dropped).
+            let n: u32 = batch.iter().map(|x| x.2.count_ones()).sum();
+            core::mem::swap(&mut self.items, batch);
+            stale.n_tlb += n as usize;
+            stale.max_tlb = stale.max_tlb.max(stale.n_tlb);
+            return n;
+        }
         let mut fresh = core::mem::take(&mut self.fresh);
         fresh.clear();
         let mut n = 0;
@@ -644,7 +652,9 @@ impl Overlay {
                 }
             }
         }
-        if self.items.is_empty() || self.items.last().is_some_and(|x| fresh.first().is_some_and(|y| (x.0, x.1) < (y.0, y.1))) {
+        if self.items.is_empty() {
+            core::mem::swap(&mut self.items, &mut fresh);
+        } else if self.items.last().is_some_and(|x| fresh.first().is_some_and(|y| (x.0, x.1) < (y.0, y.1))) {
             self.items.extend_from_slice(&fresh);
         } else if !fresh.is_empty() {
             let mut merged = core::mem::take(&mut self.merged);
@@ -965,8 +975,9 @@ pub struct Model {
     running: Vec<Option<(u32, u32)>>,
     /// Per (lpid, pid) someone runs: the CPUs running it, per group.
     run_masks: BTreeMap<(u32, u32), Vec<u64>>,
-    /// The last sequence `invalidate` compiled.
-    plan: Plan,
+    /// The last sequence `invalidate` compiled (boxed: it moves out and
+    /// back on every call).
+    plan: Option<alloc::boxed::Box<Plan>>,
     scratch: Scratch,
     /// Valid leaves of leveled tables, by real address.
     leaves: LeafIndex,
@@ -989,7 +1000,7 @@ impl Model {
             roots: BTreeMap::new(),
             running: vec![None; ncpus],
             run_masks: BTreeMap::new(),
-            plan: Plan::default(),
+            plan: None,
             scratch: Scratch::default(),
             leaves: LeafIndex::default(),
             stale: Stale::default(),
@@ -1481,15 +1492,15 @@ impl Model {
         self.check_cpu(issuer_cpu)?;
         // In IPI mode the kernel reports the same sequence for every CPU of
         // the mm's cpumask in a row: compile it once.
-        let mut plan = core::mem::take(&mut self.plan);
+        let mut plan = self.plan.take().unwrap_or_default();
         if !plan.is_for(ops, local, lpidr) {
             if let Err(e) = plan.compile(ops, local, lpidr, self.tlb_sets) {
-                self.plan = plan;
+                self.plan = Some(plan);
                 return self.err(ModelError::UnknownOp { index: e.index, op: e.op, local, why: e.why });
             }
         }
         let sum = self.execute(issuer_cpu, local, &plan);
-        self.plan = plan;
+        self.plan = Some(plan);
         Ok(sum)
     }
 
