@@ -64,7 +64,8 @@ struct Pair {
 
 impl Pair {
     fn new() -> Pair {
-        let mut p = Pair { m: Model::new(G, 2, 4).with_report_limit(usize::MAX), r: Reference::new(G, 2, 4) };
+        let m = Model::new(G, 2, 4).with_report_limit(usize::MAX).with_stale_buffer(3);
+        let mut p = Pair { m, r: Reference::new(G, 2, 4) };
         for (pa, level) in [(PGD, Level::Pgd), (PUD, Level::Pud), (PMD, Level::Pmd), (PTE[0], Level::Pte), (PTE[1], Level::Pte)] {
             p.m.table_alloc(pa, G.table_bytes(level)).unwrap();
             p.r.table_alloc(pa, G.table_bytes(level)).unwrap();

@@ -400,6 +400,18 @@ fn long_random_runs_match_the_reference() {
 proptest! {
     #![proptest_config(ProptestConfig { cases: 1000, ..ProptestConfig::default() })]
 
+    /// The same with the model's buffer of new stale TLB records (in front
+    /// of their B-tree) holding at most two: records in both, and moved
+    /// between them.
+    #[test]
+    fn model_matches_the_reference_with_a_small_stale_buffer(events in prop::collection::vec(event(), 1..60)) {
+        let mut p = Pair::new();
+        p.m = p.m.clone().with_stale_buffer(2);
+        for e in &events {
+            p.apply(e);
+        }
+    }
+
     /// The same with a model of 200 CPUs, the three in use in different
     /// groups of 64 (the model keeps CPU sets per group).
     #[test]
