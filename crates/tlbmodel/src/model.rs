@@ -241,23 +241,39 @@ struct LeafIndex {
     /// (size, bucket, table) for each table with leaves in the bucket.
     buckets: BTreeSet<(PageSize, u64, u64)>,
     count: usize,
+    /// Leaves per size (by [`size_index`]).
+    by_size: [usize; 4],
+}
+
+fn size_index(size: PageSize) -> usize {
+    match size {
+        PageSize::Size4K => 0,
+        PageSize::Size64K => 1,
+        PageSize::Size2M => 2,
+        PageSize::Size1G => 3,
+    }
 }
 
 impl LeafIndex {
     fn add(&mut self, t: &mut Table, size: PageSize, pa: u64) {
+        self.add_to(&mut t.leaves, t.pa, size, pa);
+    }
+
+    /// `add` for the table at `t_pa` whose index part is `l`.
+    fn add_to(&mut self, l: &mut TableLeaves, t_pa: u64, size: PageSize, pa: u64) {
         let b = leaf_bucket(size, pa);
-        let l = &mut t.leaves;
         match l.buckets.binary_search_by_key(&b, |x| x.0) {
             Ok(i) => l.buckets[i].1 += 1,
             Err(i) => {
                 l.buckets.insert(i, (b, 1));
-                self.buckets.insert((size, b, t.pa));
+                self.buckets.insert((size, b, t_pa));
             }
         }
         l.count += 1;
         l.lo = l.lo.min(pa);
         l.hi = l.hi.max(pa.saturating_add(size.bytes()));
         self.count += 1;
+        self.by_size[size_index(size)] += 1;
     }
 
     fn remove(&mut self, t: &mut Table, size: PageSize, pa: u64) {
@@ -274,6 +290,7 @@ impl LeafIndex {
             *l = TableLeaves::default();
         }
         self.count -= 1;
+        self.by_size[size_index(size)] -= 1;
     }
 
     /// Forget a table's leaves.
@@ -282,6 +299,7 @@ impl LeafIndex {
             self.buckets.remove(&(size, b, t.pa));
         }
         self.count -= t.leaves.count as usize;
+        self.by_size[size_index(size)] -= t.leaves.count as usize;
     }
 }
 
@@ -711,20 +729,16 @@ struct Overlay {
 }
 
 impl Overlay {
-    /// Add `batch` (entries of (lpid, pid), any order, keys may repeat);
+    /// Add `batch` (the leaves below one walk-cache entry of (lpid, pid),
+    /// one CPU group: distinct keys, any order);
     /// returns how many (CPU, entry) pairs are new to the stale set and
     /// the overlay, which count as stale from now on.
     fn add(&mut self, stale: &mut Stale, lpid: u32, pid: u32, batch: &mut Vec<(TlbEntry, u32, u64)>) -> u32 {
         if !batch.is_sorted_by(|a, b| (a.0, a.1) <= (b.0, b.1)) {
             batch.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
         }
-        batch.dedup_by(|b, a| {
-            let same = (a.0, a.1) == (b.0, b.1);
-            if same {
-                a.2 |= b.2;
-            }
-            same
-        });
+        // One walk of one subtree: no two leaves at one EA.
+        debug_assert!(batch.windows(2).all(|w| (w[0].0, w[0].1) < (w[1].0, w[1].1)));
         let in_stale = stale.has_tlb_of(lpid, pid);
         if self.items.is_empty() && !in_stale {
             // All new (the common case: one walk-cache entry dropped).
@@ -1025,6 +1039,8 @@ struct Scratch {
     overlay: Overlay,
     victims: Vec<(PwcEntry, u32, u64)>,
     batch: Vec<(TlbEntry, u32, u64)>,
+    /// `check_free_page`: the tables of the buckets it looks at.
+    tables: Vec<u64>,
 }
 
 /// A reported item: which CPU (none: mapped), and what.
@@ -1312,16 +1328,10 @@ impl Model {
         if c.level.is_none() {
             c.level = Some(level);
             if let Some(size) = geom.leaf_page_size(level) {
-                let leaves: Vec<u64> = c
-                    .entries
-                    .iter()
-                    .filter_map(|(_, v)| match EntryView::of(v) {
-                        EntryView::Leaf(p) => Some(p.pa() & !(size.bytes() - 1)),
-                        _ => None,
-                    })
-                    .collect();
-                for pa in leaves {
-                    self.leaves.add(c, size, pa);
+                for (_, v) in c.entries.iter() {
+                    if let EntryView::Leaf(p) = EntryView::of(v) {
+                        self.leaves.add_to(&mut c.leaves, c.pa, size, p.pa() & !(size.bytes() - 1));
+                    }
                 }
             }
         }
@@ -1824,15 +1834,18 @@ impl Model {
     /// tables it scans.
     fn leaves_in(&mut self, size: PageSize, lo: u64, end: u64) -> Vec<(u64, u64, u32)> {
         let mut out = Vec::new();
-        if lo >= end {
+        if lo >= end || self.leaves.by_size[size_index(size)] == 0 {
             return out;
         }
         let (b0, b1) = (leaf_bucket(size, lo), leaf_bucket(size, end - 1));
-        let mut tabs: Vec<u64> =
-            self.leaves.buckets.range((size, b0, 0)..=(size, b1, u64::MAX)).map(|&(_, _, t)| t).collect();
-        tabs.sort_unstable();
-        tabs.dedup();
-        for t in tabs {
+        let mut tabs = core::mem::take(&mut self.scratch.tables);
+        tabs.clear();
+        tabs.extend(self.leaves.buckets.range((size, b0, 0)..=(size, b1, u64::MAX)).map(|&(_, _, t)| t));
+        if b0 != b1 {
+            tabs.sort_unstable();
+            tabs.dedup();
+        }
+        for &t in &tabs {
             let tab = self.tables.get_mut(t).expect("indexed tables are live");
             let l = &mut tab.leaves;
             if l.lo >= end || l.hi <= lo {
@@ -1851,6 +1864,7 @@ impl Model {
             }
             (l.lo, l.hi) = (min, max);
         }
+        self.scratch.tables = tabs;
         out.sort_unstable();
         out
     }
