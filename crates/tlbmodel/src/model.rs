@@ -833,6 +833,9 @@ impl Overlay {
                 stale.add_tlb(g, bits, e);
             }
         }
+        self.items = keep(core::mem::take(&mut self.items));
+        self.fresh = keep(core::mem::take(&mut self.fresh));
+        self.merged = keep(core::mem::take(&mut self.merged));
     }
 }
 
@@ -1027,6 +1030,19 @@ struct Sweep {
 
 /// Words of a set bitmap (sets are at most `TLBIEL_SET_MAX + 1`).
 const SWEEP_WORDS: usize = (TLBIEL_SET_MAX as usize + 1).div_ceil(64);
+
+/// Scratch buffers are kept for the next call up to this many elements
+/// (a bigger one, after a rare big operation, is freed).
+const SCRATCH_KEEP: usize = 1024;
+
+/// `v`, cleared, if it is small enough to keep.
+fn keep<T>(mut v: Vec<T>) -> Vec<T> {
+    if v.capacity() > SCRATCH_KEEP {
+        return Vec::new();
+    }
+    v.clear();
+    v
+}
 
 /// Buffers the hot calls reuse instead of allocating.
 #[derive(Clone, Debug, Default)]
@@ -1235,7 +1251,7 @@ impl Model {
                         Sem::None => {}
                     }
                 }
-                self.scratch.views = views;
+                self.scratch.views = keep(views);
                 match old_sem {
                     Sem::Leaf { size, pa } => {
                         self.leaves.remove(self.tables.at_mut(id), size, pa);
@@ -1717,8 +1733,8 @@ impl Model {
         for &(e, g, bits) in &victims {
             removed += self.del_pwc(g, bits, e);
         }
-        self.scratch.victims = victims;
-        self.scratch.batch = batch;
+        self.scratch.victims = keep(victims);
+        self.scratch.batch = keep(batch);
         (removed, mat)
     }
 
@@ -1740,7 +1756,7 @@ impl Model {
             removed += ov.remove_range(&mut self.stale, lo, hi, &mut select, scope);
             removed += self.stale.remove_tlb_range(lo, hi, &mut select, scope, &mut emptied);
         }
-        self.scratch.emptied = emptied;
+        self.scratch.emptied = keep(emptied);
         removed
     }
 
@@ -1864,7 +1880,7 @@ impl Model {
             }
             (l.lo, l.hi) = (min, max);
         }
-        self.scratch.tables = tabs;
+        self.scratch.tables = keep(tabs);
         out.sort_unstable();
         out
     }
