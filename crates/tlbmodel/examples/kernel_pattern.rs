@@ -84,7 +84,8 @@ fn memory(cpus: usize) {
         let pte = 0x103_0000 + t * 0x100;
         m.table_alloc(pte, 256).unwrap();
         for i in 0..32u64 {
-            let leaf = Pte::leaf(0x4000_0000 + (t * 32 + i) * 0x1_0000, PageSize::Size64K, PteFlags::USER_RW).unwrap();
+            let leaf = Pte::leaf(0x4000_0000 + (t * 32 + i) * 0x1_0000, PageSize::Size64K, PteFlags::USER_RW)
+                .unwrap();
             m.store(pte, i as usize, 0, leaf.raw()).unwrap();
         }
         m.store(pmd, t as usize, 0, Pde::table(pte, 5).unwrap().raw()).unwrap();

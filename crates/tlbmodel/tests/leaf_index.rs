@@ -34,12 +34,25 @@ fn leaf_pa(size: PageSize, k: u64) -> u64 {
 #[derive(Clone, Debug)]
 enum Ev {
     /// A leaf (or 0, or an invalidated leaf) at a slot of one of the tables.
-    Store { t: usize, idx: usize, k: Option<u64>, invalidated: bool },
+    Store {
+        t: usize,
+        idx: usize,
+        k: Option<u64>,
+        invalidated: bool,
+    },
     /// Unlink or relink PTE table `t` (at PMD index `t`).
-    Link { t: usize, on: bool },
-    Switch { on: bool },
+    Link {
+        t: usize,
+        on: bool,
+    },
+    Switch {
+        on: bool,
+    },
     Flush,
-    Check { pa: u64, bytes: u64 },
+    Check {
+        pa: u64,
+        bytes: u64,
+    },
 }
 
 fn event() -> impl Strategy<Value = Ev> {
@@ -66,7 +79,13 @@ impl Pair {
     fn new() -> Pair {
         let m = Model::new(G, 2, 4).with_report_limit(usize::MAX).with_stale_buffer(3);
         let mut p = Pair { m, r: Reference::new(G, 2, 4) };
-        for (pa, level) in [(PGD, Level::Pgd), (PUD, Level::Pud), (PMD, Level::Pmd), (PTE[0], Level::Pte), (PTE[1], Level::Pte)] {
+        for (pa, level) in [
+            (PGD, Level::Pgd),
+            (PUD, Level::Pud),
+            (PMD, Level::Pmd),
+            (PTE[0], Level::Pte),
+            (PTE[1], Level::Pte),
+        ] {
             p.m.table_alloc(pa, G.table_bytes(level)).unwrap();
             p.r.table_alloc(pa, G.table_bytes(level)).unwrap();
         }
@@ -100,7 +119,11 @@ impl Pair {
                     None => 0,
                     Some(k) => {
                         let leaf = Pte::leaf(leaf_pa(size, k), size, PteFlags::USER_RW).unwrap();
-                        if invalidated { leaf.invalidate().raw() } else { leaf.raw() }
+                        if invalidated {
+                            leaf.invalidate().raw()
+                        } else {
+                            leaf.raw()
+                        }
                     }
                 };
                 self.write(table, idx, v);
@@ -111,11 +134,17 @@ impl Pair {
             }
             Ev::Switch { on } => {
                 let pid = on.then_some(PID);
-                assert_eq!(self.m.switch(1, 0, pid).map_err(|e| common::reference::kind(&e)), self.r.switch(1, 0, pid));
+                assert_eq!(
+                    self.m.switch(1, 0, pid).map_err(|e| common::reference::kind(&e)),
+                    self.r.switch(1, 0, pid)
+                );
             }
             Ev::Flush => {
                 let ops = [tlbie_pid(PID, 0, Ric::All)];
-                assert_eq!(self.m.invalidate(0, false, 0, &ops).map(|_| ()).map_err(|e| common::reference::kind(&e)), self.r.invalidate(0, false, 0, &ops));
+                assert_eq!(
+                    self.m.invalidate(0, false, 0, &ops).map(|_| ()).map_err(|e| common::reference::kind(&e)),
+                    self.r.invalidate(0, false, 0, &ops)
+                );
             }
             Ev::Check { pa, bytes } => {
                 let a: BTreeSet<Item> = match self.m.check_free_page(pa, bytes) {

@@ -219,7 +219,15 @@ impl Kernel {
         self.calls += 1;
         let s = self.m.invalidate(cpu, local, LPID, ops).unwrap_or_else(|e| panic!("{e}"));
         let d = &mut self.digest;
-        for w in [s.ops, s.tlb_removed, s.pwc_removed, s.materialized, s.partition_scoped, s.sweeps, s.partial_sweeps] {
+        for w in [
+            s.ops,
+            s.tlb_removed,
+            s.pwc_removed,
+            s.materialized,
+            s.partition_scoped,
+            s.sweeps,
+            s.partial_sweeps,
+        ] {
             d.word(w as u64);
         }
     }
@@ -501,7 +509,7 @@ impl Arena {
     /// `Changer::step` (not churn-only). Returns the kind of step done.
     fn step(&mut self, k: &mut Kernel, s: usize, r: u64) -> usize {
         match self.slots[s].state {
-            State::Huge if r % 3 == 0 => {
+            State::Huge if r.is_multiple_of(3) => {
                 self.zap(k, s);
                 2
             }
@@ -510,7 +518,7 @@ impl Arena {
                 0
             }
             State::Split => {
-                if r % 3 != 0 && self.collapse(k, s) {
+                if !r.is_multiple_of(3) && self.collapse(k, s) {
                     1
                 } else {
                     self.zap(k, s);
@@ -522,7 +530,7 @@ impl Arena {
                 4
             }
             State::Empty => {
-                if r % 2 != 0 && self.populate(k, s) {
+                if !r.is_multiple_of(2) && self.populate(k, s) {
                     3
                 } else {
                     self.link_empty_table(k, s);
@@ -633,7 +641,11 @@ pub fn run(cfg: Config) -> Outcome {
     let elapsed = t0.elapsed();
     let stats = k.m.stats();
     k.digest.text(&stats.to_string());
-    assert_eq!((stats.live_tables, stats.valid_leaves, stats.stale_tlb, stats.stale_pwc), (0, 0, 0, 0), "{stats}");
+    assert_eq!(
+        (stats.live_tables, stats.valid_leaves, stats.stale_tlb, stats.stale_pwc),
+        (0, 0, 0, 0),
+        "{stats}"
+    );
     Outcome { steps, calls: k.calls, elapsed, digest: k.digest.0, stats, kinds, kind_time, kind_steps }
 }
 
