@@ -51,9 +51,10 @@
 //! Costs: a store is O(1) in its table, plus O(log n) when it clears a
 //! valid entry some CPU can reach; an invalidation is O(log n) per
 //! walk-cache part and per run of TLB removals, plus what they remove or
-//! materialize; a free check is O(log n) per address bucket it spans, plus
-//! the tables it scans there and the stale entries it reports. Switching
-//! away from a PID walks what the CPU reached.
+//! materialize; a free check is O(log n) per page size, plus a scan of each
+//! table with leaves in the range's address buckets whose leaves' range
+//! overlaps it, plus the stale entries it reports. Switching away from a
+//! PID walks what the CPU reached.
 //!
 //! `no_std` + `alloc`; no hardware access, no printing.
 #![cfg_attr(not(test), no_std)]
