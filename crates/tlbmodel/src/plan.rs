@@ -161,7 +161,7 @@ impl Plan {
         Ok(())
     }
 
-    pub(crate) fn close_run(&mut self, run: &mut Vec<Target>) {
+    fn close_run(&mut self, run: &mut Vec<Target>) {
         if run.is_empty() {
             return;
         }
