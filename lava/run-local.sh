@@ -50,7 +50,9 @@ rc=$?
 echo "lava-run-local: lava-run exited $rc; its log: $out/lava-run.jsonl"
 
 # The dispatcher's log is one JSON object a line: the console ("target"
-# lines) and the results ("results" lines).
+# lines, and "feedback" lines: console output the dispatcher read after the
+# monitor's end pattern matched, e.g. while it stopped QEMU) and the results
+# ("results" lines).
 python3 - "$out" "$fail_case" <<'PY' || exit 1
 import json, re, subprocess, sys
 out, fail_case = sys.argv[1], sys.argv[2]
@@ -60,7 +62,7 @@ for line in open(f"{out}/lava-run.jsonl", errors="replace"):
         d = json.loads(line)
     except ValueError:
         continue
-    if d.get("lvl") == "target":
+    if d.get("lvl") in ("target", "feedback"):
         console.append(d["msg"] if isinstance(d["msg"], str) else json.dumps(d["msg"]))
     elif d.get("lvl") == "results":
         results.append(d["msg"])

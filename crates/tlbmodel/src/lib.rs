@@ -40,10 +40,21 @@
 //! reaches now* = *what the reference says it may hold*
 //! ([`Model::may_hold`]).
 //!
-//! Costs: a store is O(log n) plus the entries it makes stale; an
-//! invalidation is O(log n) per CPU plus what it removes or materializes; a
-//! free check is O(log n) per overlapping leaf plus the stale entries it
-//! reports. Switching away from a PID walks what the CPU reached.
+//! Stale entries are kept per entry and group of 64 CPUs, with a bit per
+//! CPU that may hold it (a store makes one record for every CPU running
+//! the PID; a `tlbie` removes it from all). Invalidation sequences are
+//! compiled once into their effects (walk-cache parts, and runs of TLB
+//! removals applied as one ordered pass) and reused when the next call
+//! repeats them, as IPI-mode flushes do per CPU. See the README for the
+//! data structures and the memory they take.
+//!
+//! Costs: a store is O(1) in its table, plus O(log n) when it clears a
+//! valid entry some CPU can reach; an invalidation is O(log n) per
+//! walk-cache part and per run of TLB removals, plus what they remove or
+//! materialize; a free check is O(log n) per page size, plus a scan of each
+//! table with leaves in the range's address buckets whose leaves' range
+//! overlaps it, plus the stale entries it reports. Switching away from a
+//! PID walks what the CPU reached.
 //!
 //! `no_std` + `alloc`; no hardware access, no printing.
 #![cfg_attr(not(test), no_std)]
@@ -53,8 +64,11 @@
 extern crate alloc;
 
 mod model;
+mod plan;
 mod report;
 pub mod rules;
+mod stale;
+mod tables;
 
 pub use model::{Model, DEFAULT_REPORT_LIMIT};
 pub use report::{

@@ -2,12 +2,18 @@
 //! CPU runs, and the explicit *stale* sets. See the crate docs for the
 //! representation and its invariant.
 
+use crate::plan::{va_key, Plan, RecordKey, Step};
 use crate::report::{
     Cached, FlushRecord, FreeError, Freed, Holding, Holdings, InvalidateSummary, Leftover, Leftovers,
     ModelError, PwcEntry, Stats, TlbEntry,
 };
-use crate::rules::{decode, Decoded, Effect, Target};
-use alloc::collections::{BTreeMap, BTreeSet};
+use crate::rules::Target;
+use crate::stale::{
+    cpu_bit, cpus_of, keep, pwc_bounds, tlb_bounds, Overlay, Stale, GROUP, PWC_MAX, PWC_MIN, TLB_MIN,
+    YOUNG_MAX,
+};
+use crate::tables::{leaf_bucket, sem, size_index, walk, Found, LeafIndex, Sem, Table, Tables};
+use alloc::collections::BTreeMap;
 use alloc::vec;
 use alloc::vec::Vec;
 use radix::tlbie::TLBIEL_SET_MAX;
@@ -17,193 +23,29 @@ use radix::{EntryView, Geometry, Level, PageSize, TlbieOperands};
 /// otherwise.
 pub const DEFAULT_REPORT_LIMIT: usize = 8;
 
-/// A page-table page the kernel told the model about.
-#[derive(Clone, Debug)]
-struct Table {
-    bytes: u64,
-    /// Fixed when the table is first linked or made a root; kept until it
-    /// is freed (the kernel never moves a table to another level).
-    level: Option<Level>,
-    /// The (table, index) whose valid directory entry points here.
-    parent: Option<(u64, u32)>,
-    /// The (lpid, pid) whose process-table entry points here.
-    root_of: Option<(u32, u32)>,
-    /// Non-zero entries (logical values).
-    entries: BTreeMap<u32, u64>,
-}
-
-/// What an entry value means to the MMU, given where it is.
+/// A way for CPUs of one group to walk a table: the (lpid, pid) they walk
+/// it as, and the EA the table's first entry translates.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Sem {
-    /// Nothing the MMU caches (empty, not present, invalidated, a leaf in a
-    /// table that has no level yet, a pointer whose link is broken).
-    None,
-    /// A leaf the MMU may cache.
-    Leaf { size: PageSize, pa: u64 },
-    /// A directory entry the MMU may cache, pointing at a live table linked
-    /// exactly here.
-    Dir { child: u64 },
-}
-
-fn sem(
-    tables: &BTreeMap<u64, Table>,
-    geom: &Geometry,
-    t: u64,
-    level: Option<Level>,
-    idx: u32,
-    v: u64,
-) -> Sem {
-    match EntryView::of(v) {
-        EntryView::Leaf(p) => match level.and_then(|l| geom.leaf_page_size(l)) {
-            Some(size) => Sem::Leaf { size, pa: p.pa() & !(size.bytes() - 1) },
-            None => Sem::None,
-        },
-        EntryView::Table(d) => {
-            let child = d.next_table_pa();
-            match tables.get(&child) {
-                Some(c) if c.parent == Some((t, idx)) && level.is_some_and(|l| l != Level::Pte) => {
-                    Sem::Dir { child }
-                }
-                _ => Sem::None,
-            }
-        }
-        _ => Sem::None,
-    }
-}
-
-/// Something found walking a subtree.
-#[derive(Clone, Copy, Debug)]
-enum Found {
-    Leaf { ea: u64, size: PageSize, pa: u64 },
-    Dir { level: Level, ea: u64, child: u64 },
-}
-
-/// Walk the subtree under `t` (whose first EA is `base`) through valid links.
-fn walk(tables: &BTreeMap<u64, Table>, geom: &Geometry, t: u64, base: u64, visit: &mut impl FnMut(Found)) {
-    let mut stack = vec![(t, base)];
-    while let Some((t, base)) = stack.pop() {
-        let Some(tab) = tables.get(&t) else { continue };
-        let Some(level) = tab.level else { continue };
-        let shift = geom.level_shift(level);
-        for (&i, &v) in &tab.entries {
-            let ea = base + ((i as u64) << shift);
-            match sem(tables, geom, t, Some(level), i, v) {
-                Sem::Leaf { size, pa } => visit(Found::Leaf { ea, size, pa }),
-                Sem::Dir { child } => {
-                    visit(Found::Dir { level, ea, child });
-                    stack.push((child, ea));
-                }
-                Sem::None => {}
-            }
-        }
-    }
-}
-
-/// A way for a CPU to walk a table: the (lpid, pid) it walks it as, and the
-/// EA the table's first entry translates.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct View {
-    cpu: u32,
+    group: u32,
+    /// The CPUs of the group (never 0).
+    bits: u64,
     lpid: u32,
     pid: u32,
     base: u64,
-    /// Through the current tree from the root of the PID the CPU runs (else
+    /// Through the current tree from the root of the PID the CPUs run (else
     /// through a stale page-walk-cache entry).
     tree: bool,
 }
 
-/// A table's ancestors (itself first) with its offset inside each, and the
-/// root it hangs under.
+/// A table's ancestors (itself first) with its offset inside each and
+/// whether stale page-walk-cache records point at it, and the root it
+/// hangs under.
 struct Chain {
-    items: [(u64, u64); 4],
+    items: [(u64, u64, bool); 4],
     len: usize,
     /// (lpid, pid) of the root at the top and the table's first EA.
     anchor: Option<((u32, u32), u64)>,
-}
-
-const TLB_MIN: TlbEntry = TlbEntry { lpid: 0, pid: 0, size: PageSize::Size4K, ea: 0, pa: 0 };
-const TLB_MAX: TlbEntry =
-    TlbEntry { lpid: u32::MAX, pid: u32::MAX, size: PageSize::Size1G, ea: u64::MAX, pa: u64::MAX };
-const PWC_MIN: PwcEntry = PwcEntry { lpid: 0, pid: 0, level: Level::Pgd, ea: 0, next: 0 };
-const PWC_MAX: PwcEntry =
-    PwcEntry { lpid: u32::MAX, pid: u32::MAX, level: Level::Pte, ea: u64::MAX, next: u64::MAX };
-
-/// The explicit stale sets, indexed twice.
-#[derive(Clone, Debug, Default)]
-struct Stale {
-    tlb: BTreeSet<(u32, TlbEntry)>,
-    tlb_by_pa: BTreeSet<(PageSize, u64, u32, TlbEntry)>,
-    pwc: BTreeSet<(u32, PwcEntry)>,
-    pwc_by_next: BTreeSet<(u64, u32, PwcEntry)>,
-    max_tlb: usize,
-    max_pwc: usize,
-}
-
-impl Stale {
-    fn add_tlb(&mut self, cpu: u32, e: TlbEntry) -> bool {
-        if !self.tlb.insert((cpu, e)) {
-            return false;
-        }
-        self.tlb_by_pa.insert((e.size, e.pa, cpu, e));
-        self.max_tlb = self.max_tlb.max(self.tlb.len());
-        true
-    }
-
-    fn del_tlb(&mut self, cpu: u32, e: TlbEntry) {
-        if self.tlb.remove(&(cpu, e)) {
-            self.tlb_by_pa.remove(&(e.size, e.pa, cpu, e));
-        }
-    }
-
-    fn add_pwc(&mut self, cpu: u32, e: PwcEntry) -> bool {
-        if !self.pwc.insert((cpu, e)) {
-            return false;
-        }
-        self.pwc_by_next.insert((e.next, cpu, e));
-        self.max_pwc = self.max_pwc.max(self.pwc.len());
-        true
-    }
-
-    fn del_pwc(&mut self, cpu: u32, e: PwcEntry) {
-        if self.pwc.remove(&(cpu, e)) {
-            self.pwc_by_next.remove(&(e.next, cpu, e));
-        }
-    }
-
-    /// Stale page-walk-cache entries pointing at `t`.
-    fn pwc_to(&self, t: u64) -> impl Iterator<Item = (u32, PwcEntry)> + '_ {
-        self.pwc_by_next.range((t, 0, PWC_MIN)..=(t, u32::MAX, PWC_MAX)).map(|&(_, c, e)| (c, e))
-    }
-
-    /// Stale TLB entries of `cpu` that `target` selects.
-    fn tlb_selected(&self, cpu: u32, target: &Target, out: &mut Vec<(u32, TlbEntry)>) {
-        let (lo, hi) = match *target {
-            Target::Va { lpid, pid, size, page } => (
-                TlbEntry { lpid, pid, size, ea: page, pa: 0 },
-                TlbEntry { lpid, pid, size, ea: page, pa: u64::MAX },
-            ),
-            Target::Pid { lpid, pid } => {
-                (TlbEntry { lpid, pid, ..TLB_MIN }, TlbEntry { lpid, pid, ..TLB_MAX })
-            }
-            Target::Lpid { lpid } => (TlbEntry { lpid, ..TLB_MIN }, TlbEntry { lpid, ..TLB_MAX }),
-            Target::All => (TLB_MIN, TLB_MAX),
-        };
-        out.extend(self.tlb.range((cpu, lo)..=(cpu, hi)).copied());
-    }
-
-    /// Stale page-walk-cache entries of `cpu` that `target` selects (never
-    /// by EA).
-    fn pwc_selected(&self, cpu: u32, target: &Target, out: &mut Vec<(u32, PwcEntry)>) {
-        let (lo, hi) = match *target {
-            Target::Va { .. } => return,
-            Target::Pid { lpid, pid } => {
-                (PwcEntry { lpid, pid, ..PWC_MIN }, PwcEntry { lpid, pid, ..PWC_MAX })
-            }
-            Target::Lpid { lpid } => (PwcEntry { lpid, ..PWC_MIN }, PwcEntry { lpid, ..PWC_MAX }),
-            Target::All => (PWC_MIN, PWC_MAX),
-        };
-        out.extend(self.pwc.range((cpu, lo)..=(cpu, hi)).copied());
-    }
 }
 
 /// The last invalidation per target, for messages.
@@ -221,11 +63,19 @@ impl FlushLog {
     }
 }
 
-/// `tlbiel` IS != 0 coverage of one selection within one sequence.
-struct Sweep {
-    target: Target,
-    bits: Vec<u64>,
-    count: u32,
+/// Buffers the hot calls reuse instead of allocating.
+#[derive(Clone, Debug, Default)]
+struct Scratch {
+    /// `store`: its views.
+    views: Vec<View>,
+    /// `invalidate`: stale records an op empties, the overlay, walk-cache
+    /// victims and the leaves below one.
+    emptied: Vec<(TlbEntry, u32)>,
+    overlay: Overlay,
+    victims: Vec<(PwcEntry, u32, u64)>,
+    batch: Vec<(TlbEntry, u32, u64)>,
+    /// `check_free_page`: the tables of the buckets it looks at.
+    tables: Vec<u64>,
 }
 
 /// A reported item: which CPU (none: mapped), and what.
@@ -272,11 +122,17 @@ pub struct Model {
     geom: Geometry,
     tlb_sets: u32,
     report_limit: usize,
-    tables: BTreeMap<u64, Table>,
+    tables: Tables,
     roots: BTreeMap<(u32, u32), u64>,
     running: Vec<Option<(u32, u32)>>,
-    /// Valid leaves of leveled tables: (size, real address, table, index).
-    leaves: BTreeSet<(PageSize, u64, u64, u32)>,
+    /// Per (lpid, pid) someone runs: the CPUs running it, per group.
+    run_masks: BTreeMap<(u32, u32), Vec<u64>>,
+    /// The last sequence `invalidate` compiled (boxed: it moves out and
+    /// back on every call).
+    plan: Option<alloc::boxed::Box<Plan>>,
+    scratch: Scratch,
+    /// Valid leaves of leveled tables, by real address.
+    leaves: LeafIndex,
     stale: Stale,
     flushes: FlushLog,
     seq: u64,
@@ -292,11 +148,14 @@ impl Model {
             geom,
             tlb_sets: tlb_sets.clamp(1, TLBIEL_SET_MAX + 1),
             report_limit: DEFAULT_REPORT_LIMIT,
-            tables: BTreeMap::new(),
+            tables: Tables::default(),
             roots: BTreeMap::new(),
             running: vec![None; ncpus],
-            leaves: BTreeSet::new(),
-            stale: Stale::default(),
+            run_masks: BTreeMap::new(),
+            plan: None,
+            scratch: Scratch::default(),
+            leaves: LeafIndex::default(),
+            stale: Stale { young_max: YOUNG_MAX, ..Stale::default() },
             flushes: FlushLog::default(),
             seq: 0,
             n: Counters::default(),
@@ -307,6 +166,17 @@ impl Model {
     /// counted).
     pub fn with_report_limit(mut self, limit: usize) -> Model {
         self.report_limit = limit;
+        self
+    }
+
+    /// Keep at most `n` new stale TLB records in the sorted buffer in front
+    /// of their B-tree (default 1024), moving those there now if more.
+    /// Changes no answer: for tests that exercise both.
+    #[doc(hidden)]
+    pub fn with_stale_buffer(mut self, n: usize) -> Model {
+        self.stale.young_max = n;
+        let young = core::mem::take(&mut self.stale.young);
+        self.stale.tlb.extend(young.into_iter().map(|(e, g, b)| ((e, g), b)));
         self
     }
 
@@ -344,17 +214,12 @@ impl Model {
             return self.err(ModelError::BadTable { pa, bytes, why: "not aligned to its size" });
         }
         let end = pa.saturating_add(bytes);
-        let clash = self
-            .tables
-            .range(..end)
-            .next_back()
-            .filter(|(&t, tab)| t.saturating_add(tab.bytes) > pa)
-            .map(|(&t, _)| t);
+        let clash =
+            self.tables.last_below(end).filter(|tab| tab.pa.saturating_add(tab.bytes) > pa).map(|tab| tab.pa);
         if let Some(existing) = clash {
             return self.err(ModelError::DoubleAlloc { pa, bytes, existing });
         }
-        self.tables
-            .insert(pa, Table { bytes, level: None, parent: None, root_of: None, entries: BTreeMap::new() });
+        self.tables.insert(Table::new(pa, bytes));
         Ok(())
     }
 
@@ -363,15 +228,16 @@ impl Model {
     /// order; `old` must be what the model recorded.
     pub fn store(&mut self, table_pa: u64, index: usize, old: u64, new: u64) -> Result<(), ModelError> {
         self.n.stores += 1;
-        let Some(tab) = self.tables.get(&table_pa) else {
+        let Some(id) = self.tables.id(table_pa) else {
             return self.err(ModelError::UnknownTable { pa: table_pa });
         };
+        let tab = self.tables.at(id);
         let entries = tab.bytes / 8;
         if index as u64 >= entries {
             return self.err(ModelError::BadIndex { table: table_pa, index, entries });
         }
         let idx = index as u32;
-        let recorded = tab.entries.get(&idx).copied().unwrap_or(0);
+        let recorded = tab.entries.get(idx);
         if recorded != old {
             return self.err(ModelError::OutOfSync { table: table_pa, index, model: recorded, kernel: old });
         }
@@ -388,29 +254,30 @@ impl Model {
             if old_sem != Sem::None {
                 let level = level.expect("a cacheable entry is in a leveled table");
                 let ea_off = (idx as u64) << self.geom.level_shift(level);
-                let mut views = Vec::new();
+                let mut views = core::mem::take(&mut self.scratch.views);
+                views.clear();
                 self.views(table_pa, false, &mut views);
                 for v in &views {
                     let ea = v.base + ea_off;
                     match old_sem {
                         Sem::Leaf { size, pa } => {
-                            self.stale.add_tlb(v.cpu, TlbEntry { lpid: v.lpid, pid: v.pid, size, ea, pa });
+                            let e = TlbEntry { lpid: v.lpid, pid: v.pid, size, ea, pa };
+                            self.stale.add_tlb(v.group, v.bits, e);
                         }
                         Sem::Dir { child } => {
-                            self.stale.add_pwc(
-                                v.cpu,
-                                PwcEntry { lpid: v.lpid, pid: v.pid, level, ea, next: child },
-                            );
+                            let e = PwcEntry { lpid: v.lpid, pid: v.pid, level, ea, next: child };
+                            self.add_pwc(v.group, v.bits, e);
                         }
                         Sem::None => {}
                     }
                 }
+                self.scratch.views = keep(views);
                 match old_sem {
                     Sem::Leaf { size, pa } => {
-                        self.leaves.remove(&(size, pa, table_pa, idx));
+                        self.leaves.remove(self.tables.at_mut(id), size, pa);
                     }
                     Sem::Dir { child } => {
-                        if let Some(c) = self.tables.get_mut(&child) {
+                        if let Some(c) = self.tables.get_mut(child) {
                             c.parent = None;
                         }
                     }
@@ -419,7 +286,7 @@ impl Model {
             }
             match new_sem {
                 Sem::Leaf { size, pa } => {
-                    self.leaves.insert((size, pa, table_pa, idx));
+                    self.leaves.add(self.tables.at_mut(id), size, pa);
                 }
                 Sem::Dir { child } => {
                     let level =
@@ -429,12 +296,7 @@ impl Model {
                 Sem::None => {}
             }
         }
-        let tab = self.tables.get_mut(&table_pa).expect("checked above");
-        if new == 0 {
-            tab.entries.remove(&idx);
-        } else {
-            tab.entries.insert(idx, new);
-        }
+        self.tables.at_mut(id).entries.set(idx, new);
         Ok(())
     }
 
@@ -456,7 +318,7 @@ impl Model {
                     return Err("directory entry in a PTE-level table");
                 };
                 let child = d.next_table_pa();
-                let Some(c) = self.tables.get(&child) else {
+                let Some(c) = self.tables.get(child) else {
                     return Err("points at no live table (missing table_alloc?)");
                 };
                 if d.table_bytes() != c.bytes {
@@ -493,14 +355,18 @@ impl Model {
     /// for the first time gets its level and its leaves are indexed.
     fn link(&mut self, child: u64, parent: u64, idx: u32, level: Level) {
         let geom = self.geom;
-        let c = self.tables.get_mut(&child).expect("checked: a live table");
+        let parent_id = self.tables.id(parent).expect("checked: a live parent");
+        let parent_level = self.tables.at(parent_id).level.expect("checked: a leveled parent");
+        let c = self.tables.get_mut(child).expect("checked: a live table");
         c.parent = Some((parent, idx));
+        c.parent_id = parent_id;
+        c.parent_off = (idx as u64) << geom.level_shift(parent_level);
         if c.level.is_none() {
             c.level = Some(level);
             if let Some(size) = geom.leaf_page_size(level) {
-                for (&i, &v) in &c.entries {
+                for (_, v) in c.entries.iter() {
                     if let EntryView::Leaf(p) = EntryView::of(v) {
-                        self.leaves.insert((size, p.pa() & !(size.bytes() - 1), child, i));
+                        self.leaves.add_to(&mut c.leaves, c.pa, size, p.pa() & !(size.bytes() - 1));
                     }
                 }
             }
@@ -508,17 +374,19 @@ impl Model {
     }
 
     fn chain(&self, t: u64) -> Chain {
-        let mut ch = Chain { items: [(0, 0); 4], len: 0, anchor: None };
-        let (mut cur, mut off) = (t, 0u64);
+        let mut ch = Chain { items: [(t, 0, false); 4], len: 1, anchor: None };
+        let Some(mut id) = self.tables.id(t) else { return ch };
+        let mut off = 0u64;
+        ch.len = 0;
         loop {
-            ch.items[ch.len] = (cur, off);
+            // A parent is always live: freeing a table unlinks its children.
+            let tab = self.tables.at(id);
+            ch.items[ch.len] = (tab.pa, off, tab.pwc_refs > 0);
             ch.len += 1;
-            let Some(tab) = self.tables.get(&cur) else { break };
             match tab.parent {
-                Some((p, idx)) if ch.len < 4 => {
-                    let Some(pl) = self.tables.get(&p).and_then(|pt| pt.level) else { break };
-                    off += (idx as u64) << self.geom.level_shift(pl);
-                    cur = p;
+                Some(_) if ch.len < 4 => {
+                    off += tab.parent_off;
+                    id = tab.parent_id;
                 }
                 Some(_) => break,
                 None => {
@@ -530,78 +398,128 @@ impl Model {
         ch
     }
 
+    /// The CPUs of group `g` that run (lpid, pid).
+    fn running_bits(&self, lpid: u32, pid: u32, g: u32) -> u64 {
+        self.run_masks.get(&(lpid, pid)).and_then(|w| w.get(g as usize)).copied().unwrap_or(0)
+    }
+
+    /// The CPUs of group `g` an invalidation by `issuer` reaches.
+    fn scope_bits(issuer: usize, local: bool, g: u32) -> u64 {
+        match (local, cpu_bit(issuer as u32)) {
+            (false, _) => u64::MAX,
+            (true, (ig, bit)) if ig == g => bit,
+            (true, _) => 0,
+        }
+    }
+
     /// The ways CPUs can walk `t` now: through the tree from the root of the
     /// PID they run, and through stale page-walk-cache entries pointing at
     /// `t` or an ancestor — only those of the PID the CPU runs unless
     /// `dormant` (a CPU walks for its current PID only, but may switch back).
-    /// Sorted, one per (cpu, lpid, pid, base), tree views preferred.
+    /// A CPU may appear in several views (through the tree and a walk-cache
+    /// entry at the same EA, or several walk-cache entries): what they make
+    /// explicit is a set, and reports keep the strongest holding.
     fn views(&self, t: u64, dormant: bool, out: &mut Vec<View>) -> Option<((u32, u32), u64)> {
         let ch = self.chain(t);
-        for &(a, off) in &ch.items[..ch.len] {
-            for (cpu, e) in self.stale.pwc_to(a) {
-                if dormant || self.running[cpu as usize] == Some((e.lpid, e.pid)) {
-                    out.push(View { cpu, lpid: e.lpid, pid: e.pid, base: e.ea + off, tree: false });
+        for &(a, off, cached) in &ch.items[..ch.len] {
+            if !cached {
+                continue;
+            }
+            for (e, group, bits) in self.stale.pwc_to(a) {
+                let bits = if dormant { bits } else { bits & self.running_bits(e.lpid, e.pid, group) };
+                if bits != 0 {
+                    out.push(View { group, bits, lpid: e.lpid, pid: e.pid, base: e.ea + off, tree: false });
                 }
             }
         }
         if let Some(((lpid, pid), base)) = ch.anchor {
-            for (cpu, r) in self.running.iter().enumerate() {
-                if *r == Some((lpid, pid)) {
-                    out.push(View { cpu: cpu as u32, lpid, pid, base, tree: true });
+            if let Some(words) = self.run_masks.get(&(lpid, pid)) {
+                for (g, &bits) in words.iter().enumerate() {
+                    if bits != 0 {
+                        out.push(View { group: g as u32, bits, lpid, pid, base, tree: true });
+                    }
                 }
             }
         }
-        out.sort_unstable_by(|a, b| {
-            (a.cpu, a.lpid, a.pid, a.base, !a.tree).cmp(&(b.cpu, b.lpid, b.pid, b.base, !b.tree))
-        });
-        out.dedup_by(|b, a| (a.cpu, a.lpid, a.pid, a.base) == (b.cpu, b.lpid, b.pid, b.base));
         ch.anchor
     }
 
+    /// Add a stale page-walk-cache entry for the CPUs `bits` of group `g`
+    /// (the table it points at is live); returns how many CPUs are new.
+    fn add_pwc(&mut self, g: u32, bits: u64, e: PwcEntry) -> u32 {
+        let (n, created) = self.stale.add_pwc(g, bits, e);
+        if created {
+            if let Some(t) = self.tables.get_mut(e.next) {
+                t.pwc_refs += 1;
+            }
+        }
+        n
+    }
+
+    /// Remove a stale page-walk-cache entry from the CPUs `bits` of group
+    /// `g`; returns how many held it.
+    fn del_pwc(&mut self, g: u32, bits: u64, e: PwcEntry) -> u32 {
+        let (n, removed) = self.stale.del_pwc(g, bits, e);
+        if removed {
+            if let Some(t) = self.tables.get_mut(e.next) {
+                t.pwc_refs -= 1;
+            }
+        }
+        n
+    }
+
     /// Make everything under `t` reachable through `view` explicit stale
-    /// entries of the view's CPU (directory entries too if `with_pwc`).
+    /// entries of the view's CPUs (directory entries too if `with_pwc`).
     fn materialize_subtree(&mut self, t: u64, view: View, with_pwc: bool) -> u32 {
         let (tables, stale) = (&self.tables, &mut self.stale);
+        let (g, bits) = (view.group, view.bits);
         let mut n = 0u32;
+        let mut dirs = Vec::new();
         walk(tables, &self.geom, t, view.base, &mut |f| match f {
             Found::Leaf { ea, size, pa } => {
-                n +=
-                    stale.add_tlb(view.cpu, TlbEntry { lpid: view.lpid, pid: view.pid, size, ea, pa }) as u32;
+                n += stale.add_tlb(g, bits, TlbEntry { lpid: view.lpid, pid: view.pid, size, ea, pa });
             }
             Found::Dir { level, ea, child } => {
                 if with_pwc {
-                    let e = PwcEntry { lpid: view.lpid, pid: view.pid, level, ea, next: child };
-                    n += stale.add_pwc(view.cpu, e) as u32;
+                    dirs.push(PwcEntry { lpid: view.lpid, pid: view.pid, level, ea, next: child });
                 }
             }
         });
+        for e in dirs {
+            n += self.add_pwc(g, bits, e);
+        }
         self.n.materialized += n as u64;
         n
     }
 
     /// Make the entries of `t` itself (one level) explicit for `view`: its
     /// leaves as stale TLB entries, its directory entries as stale
-    /// page-walk-cache entries (through which the CPU still reaches below).
+    /// page-walk-cache entries (through which the CPUs still reach below).
     fn materialize_table(&mut self, t: u64, view: View) {
-        let Some(tab) = self.tables.get(&t) else { return };
+        let Some(tab) = self.tables.get(t) else { return };
         let Some(level) = tab.level else { return };
         let shift = self.geom.level_shift(level);
+        let (g, bits) = (view.group, view.bits);
         let mut n = 0u64;
-        for (&i, &v) in &tab.entries {
+        let mut dirs = Vec::new();
+        for (i, v) in tab.entries.iter() {
             let ea = view.base + ((i as u64) << shift);
             match sem(&self.tables, &self.geom, t, Some(level), i, v) {
                 Sem::Leaf { size, pa } => {
-                    n += self
-                        .stale
-                        .add_tlb(view.cpu, TlbEntry { lpid: view.lpid, pid: view.pid, size, ea, pa })
-                        as u64;
+                    n += self.stale.add_tlb(
+                        g,
+                        bits,
+                        TlbEntry { lpid: view.lpid, pid: view.pid, size, ea, pa },
+                    ) as u64;
                 }
                 Sem::Dir { child } => {
-                    let e = PwcEntry { lpid: view.lpid, pid: view.pid, level, ea, next: child };
-                    n += self.stale.add_pwc(view.cpu, e) as u64;
+                    dirs.push(PwcEntry { lpid: view.lpid, pid: view.pid, level, ea, next: child })
                 }
                 Sem::None => {}
             }
+        }
+        for e in dirs {
+            n += self.add_pwc(g, bits, e) as u64;
         }
         self.n.materialized += n;
     }
@@ -610,7 +528,7 @@ impl Model {
     /// through the current tree of its PID (so dropping it loses nothing for
     /// a CPU that runs that PID).
     fn redundant(&self, e: &PwcEntry) -> bool {
-        self.tables.contains_key(&e.next) && self.chain(e.next).anchor == Some(((e.lpid, e.pid), e.ea))
+        self.tables.contains(e.next) && self.chain(e.next).anchor == Some(((e.lpid, e.pid), e.ea))
     }
 
     /// The process-table entry of (lpid, pid) now points at `root` (or is
@@ -622,7 +540,7 @@ impl Model {
             return Ok(());
         }
         if let Some(r) = root {
-            let Some(t) = self.tables.get(&r) else {
+            let Some(t) = self.tables.get(r) else {
                 return self.err(ModelError::UnknownTable { pa: r });
             };
             let why = if t.root_of.is_some() {
@@ -633,7 +551,7 @@ impl Model {
                 Some("was linked below the root level")
             } else if t.bytes != self.geom.table_bytes(Level::Pgd) {
                 Some("size is not the root-table size")
-            } else if t.entries.values().any(|&v| matches!(EntryView::of(v), EntryView::Leaf(_))) {
+            } else if t.entries.iter().any(|(_, v)| matches!(EntryView::of(v), EntryView::Leaf(_))) {
                 Some("holds leaf entries (no 512G pages)")
             } else {
                 None
@@ -645,18 +563,20 @@ impl Model {
         if let Some(r0) = old {
             // CPUs running the PID lose the tree view of the old root: what
             // they reached through it is theirs to keep until invalidated.
-            for cpu in 0..self.running.len() {
-                if self.running[cpu] == Some((lpid, pid)) {
-                    self.materialize_table(r0, View { cpu: cpu as u32, lpid, pid, base: 0, tree: false });
+            let words = self.run_masks.get(&(lpid, pid)).cloned().unwrap_or_default();
+            for (g, &bits) in words.iter().enumerate() {
+                if bits != 0 {
+                    let view = View { group: g as u32, bits, lpid, pid, base: 0, tree: false };
+                    self.materialize_table(r0, view);
                 }
             }
-            if let Some(t) = self.tables.get_mut(&r0) {
+            if let Some(t) = self.tables.get_mut(r0) {
                 t.root_of = None;
             }
             self.roots.remove(&(lpid, pid));
         }
         if let Some(r) = root {
-            let t = self.tables.get_mut(&r).expect("checked above");
+            let t = self.tables.get_mut(r).expect("checked above");
             t.level = Some(Level::Pgd);
             t.root_of = Some((lpid, pid));
             self.roots.insert((lpid, pid), r);
@@ -672,30 +592,51 @@ impl Model {
         self.check_cpu(cpu)?;
         let new = pid.map(|p| (lpid, p));
         let Some((l, p)) = self.running[cpu] else {
-            self.running[cpu] = new;
+            self.set_running(cpu, new);
             return Ok(());
         };
         if new == Some((l, p)) {
             return Ok(());
         }
-        let c = cpu as u32;
-        let lo = (c, PwcEntry { lpid: l, pid: p, ..PWC_MIN });
-        let hi = (c, PwcEntry { lpid: l, pid: p, ..PWC_MAX });
-        let cached: Vec<PwcEntry> = self.stale.pwc.range(lo..=hi).map(|&(_, e)| e).collect();
+        let (group, bits) = cpu_bit(cpu as u32);
+        let lo = (PwcEntry { lpid: l, pid: p, ..PWC_MIN }, 0);
+        let hi = (PwcEntry { lpid: l, pid: p, ..PWC_MAX }, u32::MAX);
+        let cached: Vec<PwcEntry> = self
+            .stale
+            .pwc
+            .range(lo..=hi)
+            .filter(|&(&(_, g), &held)| g == group && held & bits != 0)
+            .map(|(&(e, _), _)| e)
+            .collect();
+        let view = View { group, bits, lpid: l, pid: p, base: 0, tree: true };
         if let Some(&r) = self.roots.get(&(l, p)) {
-            self.materialize_subtree(r, View { cpu: c, lpid: l, pid: p, base: 0, tree: true }, true);
+            self.materialize_subtree(r, view, true);
         }
         for e in cached {
             if !self.redundant(&e) {
-                self.materialize_subtree(
-                    e.next,
-                    View { cpu: c, lpid: l, pid: p, base: e.ea, tree: false },
-                    true,
-                );
+                self.materialize_subtree(e.next, View { base: e.ea, tree: false, ..view }, true);
             }
         }
-        self.running[cpu] = new;
+        self.set_running(cpu, new);
         Ok(())
+    }
+
+    /// `cpu` now runs `new`: keep `run_masks` in step.
+    fn set_running(&mut self, cpu: usize, new: Option<(u32, u32)>) {
+        let (g, bit) = cpu_bit(cpu as u32);
+        if let Some(old) = self.running[cpu] {
+            if let Some(w) = self.run_masks.get_mut(&old) {
+                w[g as usize] &= !bit;
+                if w.iter().all(|&x| x == 0) {
+                    self.run_masks.remove(&old);
+                }
+            }
+        }
+        if let Some(lp) = new {
+            let groups = self.running.len().div_ceil(GROUP as usize);
+            self.run_masks.entry(lp).or_insert_with(|| vec![0; groups])[g as usize] |= bit;
+        }
+        self.running[cpu] = new;
     }
 
     /// One completed invalidation sequence issued by `issuer_cpu`: `tlbie`s
@@ -712,92 +653,71 @@ impl Model {
     ) -> Result<InvalidateSummary, ModelError> {
         self.n.invalidates += 1;
         self.check_cpu(issuer_cpu)?;
-        let mut decoded = Vec::with_capacity(ops.len());
-        for (i, op) in ops.iter().enumerate() {
-            match decode(i, op, local, lpidr, self.tlb_sets) {
-                Ok(d) => decoded.push(d),
-                Err(e) => {
-                    return self.err(ModelError::UnknownOp { index: e.index, op: e.op, local, why: e.why });
-                }
+        // In IPI mode the kernel reports the same sequence for every CPU of
+        // the mm's cpumask in a row: compile it once.
+        let mut plan = self.plan.take().unwrap_or_default();
+        if !plan.is_for(ops, local, lpidr) {
+            if let Err(e) = plan.compile(ops, local, lpidr, self.tlb_sets) {
+                self.plan = Some(plan);
+                return self.err(ModelError::UnknownOp { index: e.index, op: e.op, local, why: e.why });
             }
         }
-        self.n.ops += ops.len() as u64;
-        self.seq += 1;
-        let mut sum = InvalidateSummary { ops: ops.len() as u32, ..InvalidateSummary::default() };
-        let mut sweeps: Vec<Sweep> = Vec::new();
-        let words = (self.tlb_sets as usize).div_ceil(64);
-        for d in &decoded {
-            self.record(issuer_cpu, d, ops.len());
-            let Effect::Process { tlb, pwc, tlb_by_set, .. } = d.effect else {
-                sum.partition_scoped += 1;
-                continue;
-            };
-            let target = d.target.expect("process-scoped ops have a target");
-            if pwc && (!local || d.set == 0) {
-                let (removed, mat) = self.apply_pwc(issuer_cpu, local, &target);
-                sum.pwc_removed += removed;
-                sum.materialized += mat;
-            }
-            if !tlb {
-                continue;
-            }
-            if tlb_by_set {
-                let pos = match sweeps.iter().position(|s| s.target == target) {
-                    Some(p) => p,
-                    None => {
-                        sweeps.push(Sweep { target, bits: vec![0; words], count: 0 });
-                        sweeps.len() - 1
-                    }
-                };
-                let s = &mut sweeps[pos];
-                let (w, b) = (d.set as usize / 64, d.set % 64);
-                if s.bits[w] & (1 << b) == 0 {
-                    s.bits[w] |= 1 << b;
-                    s.count += 1;
-                }
-                if s.count == self.tlb_sets {
-                    s.bits.iter_mut().for_each(|x| *x = 0);
-                    s.count = 0;
-                    sum.sweeps += 1;
-                    sum.tlb_removed += self.apply_tlb(issuer_cpu, true, &target);
-                }
-            } else {
-                sum.tlb_removed += self.apply_tlb(issuer_cpu, local, &target);
-            }
-        }
-        sum.partial_sweeps = sweeps.iter().filter(|s| s.count > 0).count() as u32;
-        self.n.partial_sweeps += sum.partial_sweeps as u64;
+        let sum = self.execute(issuer_cpu, local, &plan);
+        self.plan = Some(plan);
         Ok(sum)
     }
 
-    fn record(&mut self, issuer: usize, d: &Decoded, count: usize) {
-        let rec = FlushRecord {
-            seq: self.seq,
-            issuer,
-            local: d.local,
-            lpid: d.lpid,
-            op: d.op,
-            index: d.index as u32,
-            count: count as u32,
+    /// Apply a compiled sequence (see `invalidate`).
+    fn execute(&mut self, issuer_cpu: usize, local: bool, plan: &Plan) -> InvalidateSummary {
+        let count = plan.len();
+        self.n.ops += count as u64;
+        self.seq += 1;
+        let mut sum = InvalidateSummary {
+            ops: count as u32,
+            partition_scoped: plan.partition_scoped,
+            sweeps: plan.sweeps,
+            partial_sweeps: plan.partial_sweeps,
+            ..InvalidateSummary::default()
         };
-        match d.target {
-            Some(Target::Va { lpid, pid, .. }) | Some(Target::Pid { lpid, pid }) => {
-                self.flushes.by_pid.insert((lpid, pid), rec);
+        let mut ov = core::mem::take(&mut self.scratch.overlay);
+        for step in &plan.steps {
+            match *step {
+                Step::Pwc(target) => {
+                    let (removed, mat) = self.apply_pwc(issuer_cpu, local, &target, &mut ov);
+                    sum.pwc_removed += removed;
+                    sum.materialized += mat;
+                }
+                Step::Run { wide, pages } => {
+                    let wide = &plan.wide[wide.0 as usize..wide.1 as usize];
+                    let pages = &plan.pages[pages.0 as usize..pages.1 as usize];
+                    sum.tlb_removed += self.apply_tlb_run(issuer_cpu, local, wide, pages, &mut ov);
+                }
             }
-            Some(Target::Lpid { lpid }) => {
-                self.flushes.by_lpid.insert(lpid, rec);
+        }
+        ov.finish(&mut self.stale);
+        self.scratch.overlay = ov;
+        for (key, d) in &plan.records {
+            let rec = FlushRecord {
+                seq: self.seq,
+                issuer: issuer_cpu,
+                local: d.local,
+                lpid: d.lpid,
+                op: d.op,
+                index: d.index as u32,
+                count: count as u32,
+            };
+            match *key {
+                RecordKey::Pid(lpid, pid) => {
+                    self.flushes.by_pid.insert((lpid, pid), rec);
+                }
+                RecordKey::Lpid(lpid) => {
+                    self.flushes.by_lpid.insert(lpid, rec);
+                }
+                RecordKey::All => self.flushes.all = Some(rec),
             }
-            Some(Target::All) => self.flushes.all = Some(rec),
-            None => {}
         }
-    }
-
-    fn scope(&self, issuer: usize, local: bool) -> core::ops::Range<u32> {
-        if local {
-            issuer as u32..issuer as u32 + 1
-        } else {
-            0..self.running.len() as u32
-        }
+        self.n.partial_sweeps += sum.partial_sweeps as u64;
+        sum
     }
 
     /// Remove the selected stale PWC entries. A CPU that runs their PID
@@ -805,39 +725,77 @@ impl Model {
     /// them (and not through its current tree) explicit TLB entries. Their
     /// directory entries need not be kept: they are of the same PID and go
     /// in the same invalidation.
-    fn apply_pwc(&mut self, issuer: usize, local: bool, target: &Target) -> (u32, u32) {
-        let mut victims = Vec::new();
-        for cpu in self.scope(issuer, local) {
-            self.stale.pwc_selected(cpu, target, &mut victims);
+    fn apply_pwc(&mut self, issuer: usize, local: bool, target: &Target, ov: &mut Overlay) -> (u32, u32) {
+        let Some((lo, hi)) = pwc_bounds(target) else { return (0, 0) };
+        if self.stale.pwc.is_empty() {
+            return (0, 0);
         }
+        let mut victims = core::mem::take(&mut self.scratch.victims);
+        victims.clear();
+        victims.extend(
+            self.stale
+                .pwc
+                .range(lo..=hi)
+                .map(|(&(e, g), &held)| (e, g, held & Self::scope_bits(issuer, local, g)))
+                .filter(|&(_, _, bits)| bits != 0),
+        );
         let mut mat = 0;
-        for &(cpu, e) in &victims {
-            if self.running[cpu as usize] == Some((e.lpid, e.pid)) && !self.redundant(&e) {
-                let view = View { cpu, lpid: e.lpid, pid: e.pid, base: e.ea, tree: false };
-                mat += self.materialize_subtree(e.next, view, false);
+        let mut batch = core::mem::take(&mut self.scratch.batch);
+        for &(e, group, bits) in &victims {
+            let bits = bits & self.running_bits(e.lpid, e.pid, group);
+            if bits != 0 && !self.redundant(&e) {
+                batch.clear();
+                walk(&self.tables, &self.geom, e.next, e.ea, &mut |f| {
+                    if let Found::Leaf { ea, size, pa } = f {
+                        batch.push((TlbEntry { lpid: e.lpid, pid: e.pid, size, ea, pa }, group, bits));
+                    }
+                });
+                mat += ov.add(&mut self.stale, e.lpid, e.pid, &mut batch);
             }
         }
-        for &(cpu, e) in &victims {
-            self.stale.del_pwc(cpu, e);
+        self.n.materialized += mat as u64;
+        let mut removed = 0;
+        for &(e, g, bits) in &victims {
+            removed += self.del_pwc(g, bits, e);
         }
-        (victims.len() as u32, mat)
+        self.scratch.victims = keep(victims);
+        self.scratch.batch = keep(batch);
+        (removed, mat)
     }
 
-    fn apply_tlb(&mut self, issuer: usize, local: bool, target: &Target) -> u32 {
-        let mut victims = Vec::new();
-        for cpu in self.scope(issuer, local) {
-            self.stale.tlb_selected(cpu, target, &mut victims);
+    /// Apply a run of TLB removals (see [`Plan`]): the wide selections,
+    /// then the by-EA pages (sorted, deduplicated), one ordered pass per
+    /// (LPID, PID, size); returns how many (CPU, entry) pairs went.
+    fn apply_tlb_run(
+        &mut self,
+        issuer: usize,
+        local: bool,
+        wide: &[Target],
+        pages: &[Target],
+        ov: &mut Overlay,
+    ) -> u32 {
+        let scope = |g| Self::scope_bits(issuer, local, g);
+        let mut emptied = core::mem::take(&mut self.scratch.emptied);
+        let mut removed = 0;
+        for t in wide {
+            let (lo, hi) = tlb_bounds(t);
+            removed += ov.remove_range(&mut self.stale, lo, hi, &mut |_| true, scope);
+            removed += self.stale.remove_tlb_range(lo, hi, &mut |_| true, scope, &mut emptied);
         }
-        for &(cpu, e) in &victims {
-            self.stale.del_tlb(cpu, e);
+        for group in pages.chunk_by(|a, b| va_key(a).0 == va_key(b).0) {
+            let (lo, hi) = (tlb_bounds(&group[0]).0, tlb_bounds(&group[group.len() - 1]).1);
+            let mut select = |e: &TlbEntry| group.binary_search_by_key(&e.ea, |t| va_key(t).1).is_ok();
+            removed += ov.remove_range(&mut self.stale, lo, hi, &mut select, scope);
+            removed += self.stale.remove_tlb_range(lo, hi, &mut select, scope, &mut emptied);
         }
-        victims.len() as u32
+        self.scratch.emptied = keep(emptied);
+        removed
     }
 
     /// Add, for a valid entry of `t` at `idx`, who can cache it: `make(lpid,
     /// pid, ea)` builds the item from a view's (lpid, pid, entry EA).
     fn note_reach(&self, rep: &mut Report, t: u64, idx: u32, make: impl Fn(u32, u32, u64) -> Cached) {
-        let Some(level) = self.tables.get(&t).and_then(|tab| tab.level) else { return };
+        let Some(level) = self.tables.get(t).and_then(|tab| tab.level) else { return };
         let off = (idx as u64) << self.geom.level_shift(level);
         let at = Some((t, idx));
         let mut views = Vec::new();
@@ -847,7 +805,9 @@ impl Model {
         }
         for v in views {
             let holding = if v.tree { Holding::Live } else { Holding::ViaWalkCache };
-            rep.note(Some(v.cpu), make(v.lpid, v.pid, v.base + off), holding, at);
+            for cpu in cpus_of(v.group, v.bits) {
+                rep.note(Some(cpu), make(v.lpid, v.pid, v.base + off), holding, at);
+            }
         }
     }
 
@@ -882,23 +842,26 @@ impl Model {
     /// so one bad free is reported once.
     pub fn check_free_page(&mut self, pa: u64, bytes: u64) -> Result<(), Leftovers> {
         self.n.page_checks += 1;
+        self.stale.index_by_pa();
         let end = pa.saturating_add(bytes);
         let mut rep = Report::default();
         for size in PageSize::ALL {
             let lo = pa.saturating_sub(size.bytes() - 1);
             let overlaps = |p: u64| p < end && p.saturating_add(size.bytes()) > pa;
-            for &(_, lpa, t, idx) in self.leaves.range((size, lo, 0, 0)..(size, end, 0, 0)) {
+            // Leaves whose page starts in [lo, end), by (address, table, index).
+            for (lpa, t, idx) in self.leaves_in(size, lo, end) {
                 if overlaps(lpa) {
                     self.note_reach(&mut rep, t, idx, |lpid, pid, ea| {
                         Cached::Tlb(TlbEntry { lpid, pid, size, ea, pa: lpa })
                     });
                 }
             }
-            for &(_, spa, cpu, e) in
-                self.stale.tlb_by_pa.range((size, lo, 0, TLB_MIN)..(size, end, 0, TLB_MIN))
-            {
+            let Some(by_pa) = &self.stale.tlb_by_pa else { continue };
+            for &(_, spa, e, g) in by_pa.range((size, lo, TLB_MIN, 0)..(size, end, TLB_MIN, 0)) {
                 if overlaps(spa) {
-                    rep.note(Some(cpu), Cached::Tlb(e), Holding::Stale, None);
+                    for cpu in cpus_of(g, self.stale.tlb_bits(&e, g)) {
+                        rep.note(Some(cpu), Cached::Tlb(e), Holding::Stale, None);
+                    }
                 }
             }
         }
@@ -907,10 +870,51 @@ impl Model {
         }
         for (&(cpu, what), &(holding, _)) in &rep.items {
             if let (Some(cpu), Cached::Tlb(e), Holding::Stale) = (cpu, what, holding) {
-                self.stale.del_tlb(cpu, e);
+                let (g, bit) = cpu_bit(cpu);
+                self.stale.del_tlb(g, bit, e);
             }
         }
         Err(self.leftovers(rep, Freed::Page { pa, bytes }))
+    }
+
+    /// The valid leaves of `size` whose page starts in `[lo, end)`, as
+    /// (address, table, index), sorted. Tightens the bounding ranges of the
+    /// tables it scans.
+    fn leaves_in(&mut self, size: PageSize, lo: u64, end: u64) -> Vec<(u64, u64, u32)> {
+        let mut out = Vec::new();
+        if lo >= end || self.leaves.by_size[size_index(size)] == 0 {
+            return out;
+        }
+        let (b0, b1) = (leaf_bucket(size, lo), leaf_bucket(size, end - 1));
+        let mut tabs = core::mem::take(&mut self.scratch.tables);
+        tabs.clear();
+        tabs.extend(self.leaves.buckets.range((size, b0, 0)..=(size, b1, u64::MAX)).map(|&(_, _, t)| t));
+        if b0 != b1 {
+            tabs.sort_unstable();
+            tabs.dedup();
+        }
+        for &t in &tabs {
+            let tab = self.tables.get_mut(t).expect("indexed tables are live");
+            let l = &mut tab.leaves;
+            if l.lo >= end || l.hi <= lo {
+                continue;
+            }
+            let (mut min, mut max) = (u64::MAX, 0);
+            for (i, v) in tab.entries.iter() {
+                if let EntryView::Leaf(p) = EntryView::of(v) {
+                    let lpa = p.pa() & !(size.bytes() - 1);
+                    min = min.min(lpa);
+                    max = max.max(lpa.saturating_add(size.bytes()));
+                    if lpa >= lo && lpa < end {
+                        out.push((lpa, t, i));
+                    }
+                }
+            }
+            (l.lo, l.hi) = (min, max);
+        }
+        self.scratch.tables = keep(tabs);
+        out.sort_unstable();
+        out
     }
 
     /// The page-table page at `pa` is about to be freed or poisoned: no CPU
@@ -920,7 +924,7 @@ impl Model {
     /// and the stale PWC entries pointing at it are purged.
     pub fn table_free(&mut self, pa: u64, bytes: u64) -> Result<(), FreeError> {
         self.n.table_frees += 1;
-        let Some(t) = self.tables.get(&pa) else {
+        let Some(t) = self.tables.get(pa) else {
             self.n.errors += 1;
             return Err(FreeError::Model(ModelError::UnknownTable { pa }));
         };
@@ -940,7 +944,7 @@ impl Model {
             }
         }
         if let Some((parent, idx)) = t.parent {
-            if let Some(level) = self.tables.get(&parent).and_then(|p| p.level) {
+            if let Some(level) = self.tables.get(parent).and_then(|p| p.level) {
                 let span = 1u64 << self.geom.level_shift(level);
                 self.note_reach(&mut rep, parent, idx, |lpid, pid, ea| Cached::Pwc {
                     entry: PwcEntry { lpid, pid, level, ea, next: pa },
@@ -948,9 +952,11 @@ impl Model {
                 });
             }
         }
-        for (cpu, e) in self.stale.pwc_to(pa) {
+        for (e, g, bits) in self.stale.pwc_to(pa) {
             let span = 1u64 << self.geom.level_shift(e.level);
-            rep.note(Some(cpu), Cached::Pwc { entry: e, span }, Holding::Stale, None);
+            for cpu in cpus_of(g, bits) {
+                rep.note(Some(cpu), Cached::Pwc { entry: e, span }, Holding::Stale, None);
+            }
         }
         self.forget(pa);
         if rep.items.is_empty() {
@@ -969,31 +975,25 @@ impl Model {
         for v in views {
             self.materialize_table(pa, v);
         }
-        let t = self.tables.remove(&pa).expect("checked by the caller");
+        let t = self.tables.remove(pa).expect("checked by the caller");
         if let Some(lp) = t.root_of {
             self.roots.remove(&lp);
         }
-        let size = t.level.and_then(|l| self.geom.leaf_page_size(l));
-        for (&i, &v) in &t.entries {
-            match EntryView::of(v) {
-                EntryView::Leaf(p) => {
-                    if let Some(size) = size {
-                        self.leaves.remove(&(size, p.pa() & !(size.bytes() - 1), pa, i));
+        if let Some(size) = t.level.and_then(|l| self.geom.leaf_page_size(l)) {
+            self.leaves.drop_table(&t, size);
+        }
+        for (i, v) in t.entries.iter() {
+            if let EntryView::Table(d) = EntryView::of(v) {
+                if let Some(c) = self.tables.get_mut(d.next_table_pa()) {
+                    if c.parent == Some((pa, i)) {
+                        c.parent = None;
                     }
                 }
-                EntryView::Table(d) => {
-                    if let Some(c) = self.tables.get_mut(&d.next_table_pa()) {
-                        if c.parent == Some((pa, i)) {
-                            c.parent = None;
-                        }
-                    }
-                }
-                _ => {}
             }
         }
-        let purge: Vec<(u32, PwcEntry)> = self.stale.pwc_to(pa).collect();
-        for (cpu, e) in purge {
-            self.stale.del_pwc(cpu, e);
+        let purge: Vec<(PwcEntry, u32, u64)> = self.stale.pwc_to(pa).collect();
+        for (e, g, bits) in purge {
+            self.stale.del_pwc(g, bits, e);
         }
     }
 
@@ -1014,12 +1014,12 @@ impl Model {
             leftovers: n.leftovers,
             partial_sweeps: n.partial_sweeps,
             materialized: n.materialized,
-            stale_tlb: self.stale.tlb.len(),
-            stale_pwc: self.stale.pwc.len(),
+            stale_tlb: self.stale.n_tlb,
+            stale_pwc: self.stale.n_pwc,
             max_stale_tlb: self.stale.max_tlb,
             max_stale_pwc: self.stale.max_pwc,
             live_tables: self.tables.len(),
-            valid_leaves: self.leaves.len(),
+            valid_leaves: self.leaves.count,
         }
     }
 
@@ -1040,21 +1040,19 @@ impl Model {
     /// diagnostics, not for every event. Empty for a CPU out of range.
     pub fn may_hold(&self, cpu: usize) -> Holdings {
         let mut h = Holdings::default();
-        let c = cpu as u32;
-        let lo = (c, TLB_MIN);
-        h.tlb.extend(self.stale.tlb.range(lo..=(c, TLB_MAX)).map(|&(_, e)| e));
-        h.pwc.extend(self.stale.pwc.range((c, PWC_MIN)..=(c, PWC_MAX)).map(|&(_, e)| e));
+        let (group, bit) = cpu_bit(cpu as u32);
+        let mine = |g: u32, held: u64| g == group && held & bit != 0;
+        h.tlb.extend(self.stale.tlb_records().filter(|&(_, g, b)| mine(g, b)).map(|(e, _, _)| e));
+        h.pwc.extend(self.stale.pwc.iter().filter(|&(&(_, g), &b)| mine(g, b)).map(|(&(e, _), _)| e));
         let Some((lpid, pid)) = self.running(cpu) else { return h };
         let mut starts: Vec<(u64, u64)> = Vec::new();
         if let Some(&r) = self.roots.get(&(lpid, pid)) {
             starts.push((r, 0));
         }
-        for &(_, e) in self
-            .stale
-            .pwc
-            .range((c, PwcEntry { lpid, pid, ..PWC_MIN })..=(c, PwcEntry { lpid, pid, ..PWC_MAX }))
-        {
-            starts.push((e.next, e.ea));
+        for &e in &h.pwc {
+            if (e.lpid, e.pid) == (lpid, pid) {
+                starts.push((e.next, e.ea));
+            }
         }
         for (t, base) in starts {
             walk(&self.tables, &self.geom, t, base, &mut |f| match f {

@@ -220,6 +220,9 @@ struct Pair {
     pool: Vec<(Level, u64)>,
     m: Model,
     r: Reference,
+    /// The model's CPU for each of the reference's CPUs (then one beyond
+    /// the model's CPUs, for the out-of-range case).
+    cpus: [usize; CPUS + 1],
 }
 
 fn model_items(l: &tlbmodel::Leftovers) -> BTreeSet<Item> {
@@ -229,11 +232,17 @@ fn model_items(l: &tlbmodel::Leftovers) -> BTreeSet<Item> {
 
 impl Pair {
     fn new() -> Pair {
+        Pair::with_cpus(CPUS, [0, 1, 2, 3])
+    }
+
+    /// The model has `ncpus` CPUs; the reference's CPU `c` is its `cpus[c]`.
+    fn with_cpus(ncpus: usize, cpus: [usize; CPUS + 1]) -> Pair {
         let pool = pool();
         let mut p = Pair {
             pool,
-            m: Model::new(G, CPUS, SETS).with_report_limit(usize::MAX),
+            m: Model::new(G, ncpus, SETS).with_report_limit(usize::MAX),
             r: Reference::new(G, CPUS, SETS),
+            cpus,
         };
         for t in 0..p.pool.len() {
             p.apply(&Ev::Alloc { t });
@@ -287,11 +296,12 @@ impl Pair {
                     Some(p) => (PROCS[*p].0, Some(PROCS[*p].1)),
                     None => (0, None),
                 };
-                let a = self.m.switch(*cpu, lpid, pid).map_err(|e| kind(&e));
+                let a = self.m.switch(self.cpus[*cpu], lpid, pid).map_err(|e| kind(&e));
                 assert_eq!(a, self.r.switch(*cpu, lpid, pid), "{ev:?}");
             }
             Ev::Flush { issuer, local, lpidr, ops } => {
-                let a = self.m.invalidate(*issuer, *local, *lpidr, ops).map(|_| ()).map_err(|e| kind(&e));
+                let issuer_m = self.cpus[*issuer];
+                let a = self.m.invalidate(issuer_m, *local, *lpidr, ops).map(|_| ()).map_err(|e| kind(&e));
                 assert_eq!(a, self.r.invalidate(*issuer, *local, *lpidr, ops), "{ev:?}");
             }
             Ev::Check { pa, bytes } => {
@@ -299,7 +309,7 @@ impl Pair {
                     Ok(()) => BTreeSet::new(),
                     Err(l) => {
                         assert!(l.total > 0);
-                        model_items(&l)
+                        self.unmap(model_items(&l))
                     }
                 };
                 assert_eq!(a, self.r.check_free_page(*pa, *bytes), "{ev:?}");
@@ -309,7 +319,7 @@ impl Pair {
                 let bytes = G.table_bytes(level);
                 let a = match self.m.table_free(pa, bytes) {
                     Ok(()) => Ok(BTreeSet::new()),
-                    Err(FreeError::Leftovers(l)) => Ok(model_items(&l)),
+                    Err(FreeError::Leftovers(l)) => Ok(self.unmap(model_items(&l))),
                     Err(FreeError::Model(e)) => Err(kind(&e)),
                 };
                 assert_eq!(a, self.r.table_free(pa, bytes), "{ev:?}");
@@ -329,10 +339,18 @@ impl Pair {
             }
         }
         for c in 0..CPUS {
-            let h = self.m.may_hold(c);
+            let h = self.m.may_hold(self.cpus[c]);
             assert_eq!(h.tlb, self.r.tlb[c], "TLB of cpu {c} after {ev:?}");
             assert_eq!(h.pwc, self.r.pwc[c], "PWC of cpu {c} after {ev:?}");
         }
+    }
+}
+
+impl Pair {
+    /// Leftover items with the model's CPUs renamed to the reference's.
+    fn unmap(&self, items: BTreeSet<Item>) -> BTreeSet<Item> {
+        let name = |c: usize| self.cpus[..CPUS].iter().position(|&m| m == c).expect("a mapped CPU");
+        items.into_iter().map(|(cpu, what, holding)| (cpu.map(name), what, holding)).collect()
     }
 }
 
@@ -377,4 +395,30 @@ fn long_random_runs_match_the_reference() {
         "{leftovers} {materialized} {max_stale}"
     );
     assert!(held / n >= 4, "CPUs hold {} entries on average", held / n);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1000, ..ProptestConfig::default() })]
+
+    /// The same with the model's buffer of new stale TLB records (in front
+    /// of their B-tree) holding at most two: records in both, and moved
+    /// between them.
+    #[test]
+    fn model_matches_the_reference_with_a_small_stale_buffer(events in prop::collection::vec(event(), 1..60)) {
+        let mut p = Pair::new();
+        p.m = p.m.clone().with_stale_buffer(2);
+        for e in &events {
+            p.apply(e);
+        }
+    }
+
+    /// The same with a model of 200 CPUs, the three in use in different
+    /// groups of 64 (the model keeps CPU sets per group).
+    #[test]
+    fn model_matches_the_reference_with_cpus_in_several_groups(events in prop::collection::vec(event(), 1..60)) {
+        let mut p = Pair::with_cpus(200, [63, 64, 199, 200]);
+        for e in &events {
+            p.apply(e);
+        }
+    }
 }
