@@ -29,7 +29,7 @@ for path in glob.glob(f"{out}/*.log"):
         rate.setdefault((kv["strategy"], mode), []).append((int(kv["walks"]) / secs, ops / secs))
 print(f"POWER9 model cost, {reps} repetitions, median (walks/s and changer ops/s):")
 print(f"{'strategy':<11} {'walks/s on':>11} {'off':>9} {'on/off':>7} {'ops/s on':>9} {'off':>7} {'on/off':>7}")
-for st in ["ipi", "count", "count-wait", "percpu", "rcu"]:
+for st in ["ipi", "count", "count-atomic", "count-wait", "percpu", "rcu"]:
     on, off = rate.get((st, "on")), rate.get((st, "off"))
     if not on or not off:
         continue
