@@ -136,47 +136,10 @@ since() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'; 
 # benchplot) runs in the background under `wait`, which a trapped signal
 # interrupts at once. (test.sh's interrupt-* checks prove all three signals.)
 tmp=""
-descendants() { # PID: every process below PID, except this subshell
-  local -A kids=()
-  local f line pid
-  for f in /proc/[0-9]*/stat; do
-    { read -r line <"$f"; } 2>/dev/null || continue
-    pid=${f#/proc/}; pid=${pid%/stat}
-    line=${line##*) }; line=${line#* }     # "STATE PPID ...": the name may hold spaces
-    kids[${line%% *}]+=" $pid"
-  done
-  local todo=("$1") p c
-  while [ ${#todo[@]} -gt 0 ]; do
-    p=${todo[0]}; todo=("${todo[@]:1}")
-    for c in ${kids[$p]:-}; do
-      [ "$c" = "$BASHPID" ] && continue
-      echo "$c"; todo+=("$c")
-    done
-  done
-}
-running() { # PID: exists and is not a zombie
-  local line
-  { read -r line <"/proc/$1/stat"; } 2>/dev/null || return 1
-  line=${line##*) }
-  [ "${line%% *}" != Z ]
-}
-stop_descendants() {
-  local pids left p i
-  pids=$(descendants $$)
-  [ -n "$pids" ] || return 0
-  kill -TERM $pids 2>/dev/null
-  for ((i = 0; i < 50; i++)); do
-    left=""
-    for p in $pids; do running "$p" && left+=" $p"; done
-    [ -z "$left" ] && break
-    sleep 0.1
-  done
-  for p in $left $(descendants $$); do running "$p" && kill -KILL "$p" 2>/dev/null; done
-  return 0
-}
+. "$here/scripts/proctree.sh"   # descendants, running, stop_descendants
 on_signal() { # SIGNAME
   trap '' TERM HUP INT PIPE
-  stop_descendants
+  stop_descendants 50   # 5 s
   [ -n "$tmp" ] && rm -rf "$tmp"
   local line
   line="qemu-run: FAIL: interrupted by SIG$1; QEMU and every process of this run stopped [$(since "$t_script")s]"

@@ -148,44 +148,7 @@ work=$(mktemp -d)
 # qemu-run.sh runs, which stop their own QEMU, the CPU hogs, cargo): SIGTERM to
 # all of them at once, SIGKILL for what is left after 10 s. The run then counts
 # one failure, "interrupted by SIG...", and ends with its summary line.
-descendants() { # PID: every process below PID, except this subshell
-  local -A kids=()
-  local f line pid
-  for f in /proc/[0-9]*/stat; do
-    { read -r line <"$f"; } 2>/dev/null || continue
-    pid=${f#/proc/}; pid=${pid%/stat}
-    line=${line##*) }; line=${line#* }     # "STATE PPID ...": the name may hold spaces
-    kids[${line%% *}]+=" $pid"
-  done
-  local todo=("$1") p c
-  while [ ${#todo[@]} -gt 0 ]; do
-    p=${todo[0]}; todo=("${todo[@]:1}")
-    for c in ${kids[$p]:-}; do
-      [ "$c" = "$BASHPID" ] && continue
-      echo "$c"; todo+=("$c")
-    done
-  done
-}
-running() { # PID: exists and is not a zombie
-  local line
-  { read -r line <"/proc/$1/stat"; } 2>/dev/null || return 1
-  line=${line##*) }
-  [ "${line%% *}" != Z ]
-}
-stop_descendants() {
-  local pids left p i
-  pids=$(descendants $$)
-  [ -n "$pids" ] || return 0
-  kill -TERM $pids 2>/dev/null
-  for ((i = 0; i < 100; i++)); do
-    left=""
-    for p in $pids; do running "$p" && left+=" $p"; done
-    [ -z "$left" ] && break
-    sleep 0.1
-  done
-  for p in $left $(descendants $$); do running "$p" && kill -KILL "$p" 2>/dev/null; done
-  return 0
-}
+. "$here/scripts/proctree.sh"   # descendants, running, stop_descendants
 
 # --- --under-load: two CPU hogs for the whole run --------------------------------
 hogs=()
@@ -229,7 +192,7 @@ summary() {
 on_signal() { # SIGNAME
   trap '' TERM HUP INT PIPE
   echo "test.sh: interrupted by SIG$1; stopping every process it started"
-  stop_descendants
+  stop_descendants 100   # 10 s
   hogs=()
   failed=$((failed + 1)); failures+=("interrupted by SIG$1")
   summary

@@ -138,28 +138,24 @@ fn munmap_tables(out: &mut String, doc: &Value, online: u64) {
             out,
             "\n**load = {load}**: ms per munmap of {thps} THPs, median [95 % interval]; below, `ipi` / strategy from paired reps (×)\n"
         );
-        table_rows(
-            out,
-            doc,
-            online,
-            load,
-            &counts,
-            &strategies,
-            |e| summary_at(e, &["munmap_ms"]).map(|s| with_ci(&s)),
-            "",
-        );
-        let others: Vec<&str> = strategies.iter().copied().filter(|s| *s != "ipi").collect();
-        table_rows(
-            out,
-            doc,
-            online,
-            load,
-            &counts,
-            &others,
-            |e| summary_at(e, &["ratio"]).map(|s| format!("{}×", with_ci(&s))),
-            "× ",
-        );
+        load_table(out, doc, online, load, &counts, &strategies);
     }
+}
+
+/// One load's table: ms per munmap per strategy, then `ipi` / strategy.
+fn load_table(out: &mut String, doc: &Value, online: u64, load: &str, counts: &[u64], strategies: &[&str]) {
+    table_rows(out, doc, online, load, counts, strategies, |e| summary_at(e, &["munmap_ms"]).map(|s| with_ci(&s)), "");
+    let others: Vec<&str> = strategies.iter().copied().filter(|s| *s != "ipi").collect();
+    table_rows(
+        out,
+        doc,
+        online,
+        load,
+        counts,
+        &others,
+        |e| summary_at(e, &["ratio"]).map(|s| format!("{}×", with_ci(&s))),
+        "× ",
+    );
 }
 
 /// Rows of a load table (`prefix` marks ratio rows).
@@ -518,27 +514,7 @@ fn past16(out: &mut String, doc: &Value, name: &str) {
                 continue;
             }
             let _ = writeln!(out, "load = {load}\n");
-            table_rows(
-                out,
-                doc,
-                online,
-                load,
-                &counts,
-                &strategies,
-                |e| summary_at(e, &["munmap_ms"]).map(|s| with_ci(&s)),
-                "",
-            );
-            let others: Vec<&str> = strategies.iter().copied().filter(|s| *s != "ipi").collect();
-            table_rows(
-                out,
-                doc,
-                online,
-                load,
-                &counts,
-                &others,
-                |e| summary_at(e, &["ratio"]).map(|s| format!("{}×", with_ci(&s))),
-                "× ",
-            );
+            load_table(out, doc, online, load, &counts, &strategies);
             out.push('\n');
         }
         trends(out, doc, online);
