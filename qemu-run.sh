@@ -28,7 +28,7 @@ usage: ./qemu-run.sh [options]
   --results DIR       where --bench writes its files (default results)
   --quick             smaller benchmark (32 THPs per munmap, 3 reps, shorter walker runs)
   --append "ARGS"     extra kernel bootargs (e.g. "mmu.flush=ipi walk.delay_ns=2000")
-  --timeout SECS      kill QEMU after SECS (default 300; a timeout is a failure)
+  --timeout SECS      kill QEMU after SECS (default 300, 3600 with --bench; a timeout is a failure)
   --gdb               start QEMU halted with a gdb stub on :1234 and print how to attach
                       (no timeout unless --timeout is given)
   --gdb-port N        like --gdb, with the stub on TCP port N

@@ -19,7 +19,7 @@ Topologies:
 Options:
   --kernel-url URL     where the lab's machines fetch the kernel ELF (required)
   --out DIR            output folder (default results/lava-matrix)
-  --strategies LIST    comma list (default ipi,count,count-wait,percpu,rcu,none)
+  --strategies LIST    comma list (default ipi,count,count-atomic,count-wait,percpu,rcu,none)
   --topologies LIST    comma list (default the five QEMU ones)
   --seeds LIST         comma list of seeds, or N for 1..N (default 3)
   --duration S         seconds per strategy (default 10)
@@ -146,7 +146,7 @@ def main():
     ap = argparse.ArgumentParser(usage=__doc__)
     ap.add_argument("--kernel-url", required=True)
     ap.add_argument("--out", default="results/lava-matrix")
-    ap.add_argument("--strategies", default="ipi,count,count-wait,percpu,rcu,none")
+    ap.add_argument("--strategies", default="ipi,count,count-atomic,count-wait,percpu,rcu,none")
     ap.add_argument("--topologies", default=",".join(QEMU_TOPOLOGIES))
     ap.add_argument("--seeds", default="3")
     ap.add_argument("--duration", type=int, default=10)
