@@ -10,8 +10,8 @@ reps="${1:-3}"; secs="${2:-5}"; shift 2 2>/dev/null || shift $#
 out=$(mktemp -d)
 for r in $(seq 1 "$reps"); do
   for m in on off; do
-    ./qemu-run.sh --stress --duration "$secs" --log "$out/$m.$r.log" --timeout 900 --append "mmu.model=$m" "$@" >/dev/null 2>&1 \
-      || { echo "model-cost: run $m.$r failed (log $out/$m.$r.log)" >&2; exit 1; }
+    ./qemu-run.sh --stress --duration "$secs" --log "$out/$m.$r.log" --timeout 900 --append "mmu.model=$m" "$@" >"$out/$m.$r.out" 2>&1 \
+      || { echo "model-cost: run $m.$r failed (log $out/$m.$r.log, output $out/$m.$r.out)" >&2; exit 1; }
   done
 done
 python3 - "$out" "$reps" <<'PY'
