@@ -315,7 +315,7 @@ fn realmode_interlock(_: usize) -> Outcome {
             };
             let _ = write!(
                 table,
-                "\n    {label:<22} {:<10} {:<8} (serialize returned {} us {} the walk ended)",
+                "\n    {label:<22} {:<12} {:<8} (serialize returned {} us {} the walk ended)",
                 st.name(),
                 if waited { "WAITED" } else { "DID-NOT" },
                 time::tb_to_us(gap),
