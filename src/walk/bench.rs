@@ -418,11 +418,23 @@ fn measure_cell(strategy: Strategy, ncpus: usize, load: Load, thps: usize) -> Ce
 fn run_matrix(cfg: &kconfig::Bench, counts: &[usize]) {
     let thps = cfg.thps();
     let loads: Vec<Load> = cfg.loads.iter().collect();
+    // Warm-up, not recorded: the first cell of the matrix would otherwise pay
+    // the first run of the changer paths (split, collapse, munmap, free)
+    // for whichever strategy comes first.
+    if let (Some(&load), Some(&n)) = (loads.first(), counts.first()) {
+        for st in STRATEGIES {
+            measure_cell(st, n, load, thps);
+        }
+    }
     for rep in 0..cfg.reps() {
-        for &load in &loads {
-            for &n in counts {
+        for (li, &load) in loads.iter().enumerate() {
+            for (ci, &n) in counts.iter().enumerate() {
+                // The order rotates by one each rep, and is offset by the
+                // cell's position, so that no strategy is always first in
+                // a cell even when reps < strategies.
+                let offset = rep + li + ci;
                 for k in 0..STRATEGIES.len() {
-                    let st = STRATEGIES[(k + rep) % STRATEGIES.len()];
+                    let st = STRATEGIES[(k + offset) % STRATEGIES.len()];
                     let c = measure_cell(st, n, load, thps);
                     Line::new("cell")
                         .num("rep", rep)
@@ -455,6 +467,17 @@ static PHASE: AtomicU64 = AtomicU64::new(0);
 
 fn phase(round: usize, k: usize) -> u64 {
     (round * 8 + k + 1) as u64
+}
+
+/// The pause at the end of round `round`: followers stop walking, so the
+/// leader can collect and print the round while nobody is measured.
+fn pause(round: usize) -> u64 {
+    phase(round, 7)
+}
+
+/// Whether `p` is a pause (slot 7; the strategies use slots 0..=6).
+fn is_pause(p: u64) -> bool {
+    (p - 1) % 8 == 7
 }
 
 /// The strategy of slot `k` in round `round` (the order rotates).
@@ -520,24 +543,35 @@ fn batch(arena: &Arena, strategy: Strategy, rng: &mut Rng, counters: &Counters) 
     time::now() - t0
 }
 
+/// Whether every walker of `set` has started phase `p` (or a later one):
+/// a batch counts only if it began when all of them were walking the same
+/// strategy, not while some still finished a batch of the previous one.
+fn everyone_in(set: CpuMask, tallies: &[Padded<Tally>], p: u64) -> bool {
+    set.iter().all(|c| tallies[c].0.seen.load(Acquire) >= p)
+}
+
 /// A non-leading walker: batches under whatever phase is current, counted
-/// only if the phase did not change during the batch.
-fn follower(arena: &Arena, tally: &Tally, counters: &Counters, cpu: usize) {
+/// only if every walker was in that phase when it began and the phase did
+/// not change during it. In a pause it only spins.
+fn follower(arena: &Arena, set: CpuMask, tallies: &[Padded<Tally>], counters: &Counters, cpu: usize) {
     arena.mm.switch_to();
     let mut rng = Rng::new(cpu as u64 * 31 + 5);
+    let tally = &tallies[cpu].0;
     loop {
         let p = PHASE.load(Acquire);
         tally.seen.store(p, Release);
         if p == DONE {
             break;
         }
-        if p == 0 {
+        if p == 0 || is_pause(p) {
             arch::cpu_relax();
+            watchdog::progress();
             continue;
         }
         let (round, idx) = phase_strategy(p);
+        let full = everyone_in(set, tallies, p);
         let tb = batch(arena, WALKER_SET[idx], &mut rng, counters);
-        if PHASE.load(Acquire) == p {
+        if full && PHASE.load(Acquire) == p {
             tally.add((round % 2) * 8 + idx, tb);
         }
         watchdog::progress();
@@ -554,7 +588,7 @@ fn walker_cost(n: usize, rounds: usize, slice: u64, arena: &Arena) {
     let tallies: Vec<Padded<Tally>> = (0..percpu::ncpus()).map(|_| Padded(Tally::new())).collect();
     let counters = per_cpu_counters();
     PHASE.store(0, Release);
-    let job = |cpu: usize| follower(arena, &tallies[cpu].0, &counters[cpu].0, cpu);
+    let job = |cpu: usize| follower(arena, set, &tallies, &counters[cpu].0, cpu);
     smp::run_on_then(others, time::secs(3600), "bench walkers", &job, || {
         arena.mm.switch_to();
         let mut rng = Rng::new(me as u64 * 31 + 5);
@@ -563,24 +597,30 @@ fn walker_cost(n: usize, rounds: usize, slice: u64, arena: &Arena) {
         for st in WALKER_SET {
             batch(arena, st, &mut rng, &counters[me].0);
         }
-        PHASE.store(phase(0, 0), Release);
         for round in 0..rounds {
             for k in 0..WALKER_SET.len() {
                 let p = phase(round, k);
+                own.seen.store(p, Release);
                 PHASE.store(p, Release);
                 let (_, idx) = phase_strategy(p);
                 let start = time::now();
                 while time::now() - start < slice {
+                    let full = everyone_in(set, &tallies, p);
                     let tb = batch(arena, WALKER_SET[idx], &mut rng, &counters[me].0);
-                    own.add((round % 2) * 8 + idx, tb);
+                    if full {
+                        own.add((round % 2) * 8 + idx, tb);
+                    }
                     watchdog::progress();
                 }
             }
-            let next = if round + 1 < rounds { phase(round + 1, 0) } else { DONE };
-            PHASE.store(next, Release);
-            // Every follower has finished its batches of this round once it
-            // has started one of the next.
-            while others.iter().any(|c| tallies[c].0.seen.load(Acquire) < next) {
+            // Pause: every follower has finished its batches of this round
+            // once it has seen the pause; then nobody walks while the round
+            // is collected and printed (the console is slow), so the next
+            // round's first strategy is not measured with fewer walkers.
+            let hold = pause(round);
+            own.seen.store(hold, Release);
+            PHASE.store(hold, Release);
+            while !everyone_in(set, &tallies, hold) {
                 arch::cpu_relax();
                 watchdog::progress();
             }
@@ -605,6 +645,7 @@ fn walker_cost(n: usize, rounds: usize, slice: u64, arena: &Arena) {
                 .raw("s", &fields)
                 .print();
         }
+        PHASE.store(DONE, Release);
         space::switch_to_kernel_only();
     });
 }

@@ -109,7 +109,7 @@ pub fn stress(cfg: &Config) -> ! {
 }
 
 /// The main job: a short stress of the strategies of `walk.strategy` (by
-/// default the five correct ones).
+/// default the six correct ones).
 pub fn main_job(cfg: &Config) -> ! {
     stress(cfg)
 }

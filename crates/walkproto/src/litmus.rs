@@ -121,7 +121,13 @@ struct Cpu {
 }
 
 impl Cpu {
+    /// Store forwarding; for [`SHARED`] (an additive word) memory's value
+    /// plus this CPU's pending increments, as the kernel's buffer reads it.
     fn load(&self, mem: &Sim, addr: usize) -> u64 {
+        if addr == SHARED {
+            let pending = self.buffer.iter().filter(|p| p.addr == addr).fold(0u64, |s, p| s.wrapping_add(p.value));
+            return mem.0[addr].wrapping_add(pending);
+        }
         self.buffer.forward(addr).unwrap_or(mem.0[addr])
     }
 }
@@ -623,4 +629,20 @@ fn buffered_shared_increments_lose_no_update() {
         let explored = explore([&walker, &walker], [0; LOCS]);
         assert!(explored.outcomes.iter().all(|o| o.mem[SHARED] == 0), "{barrier:?}: {explored:?}");
     }
+}
+
+/// A CPU's load of the shared count is memory plus its own pending
+/// increments (what the kernel's buffer returns), not the pending
+/// increment alone: with another walker's increment already published and
+/// its own still buffered, it reads 2.
+#[test]
+fn shared_count_load_adds_pending_increments_to_memory() {
+    let mut mem = Sim([0; LOCS]);
+    let mut cpu = Cpu { pc: 0, regs: [UNREAD; REGS], buffer: StoreBuffer::new(), token: None };
+    cpu.buffer.store(&mut mem, SHARED, 1, u64::MAX);
+    assert_eq!(cpu.load(&mem, SHARED), 1, "own pending increment, nothing published");
+    write_loc(&mut mem.0, SHARED, 1);
+    assert_eq!(cpu.load(&mem, SHARED), 2, "another walker's published increment plus its own pending one");
+    cpu.buffer.store(&mut mem, SHARED, 1, u64::MAX);
+    assert_eq!(cpu.load(&mem, SHARED), 3, "two pending increments");
 }

@@ -194,7 +194,10 @@ impl<const CPUS: usize, const SLOTS: usize> Registry<CPUS, SLOTS> {
         self.note(me, Ev::FullFences, 1);
         for cpu in self.online(platform) {
             let snap = self.cpus[cpu].reader.load(Ordering::Acquire);
-            self.note(me, Ev::RemoteLoads, 1);
+            if cpu != me {
+                // Its own word is not a remote load (`percpu` counts alike).
+                self.note(me, Ev::RemoteLoads, 1);
+            }
             if depth(snap) != 0 {
                 stats.skipped = false;
                 stats.walkers_seen += 1;

@@ -124,8 +124,9 @@ impl<const CPUS: usize, const SLOTS: usize> WalkerWords for Direct<'_, CPUS, SLO
     fn store_exit(&mut self, word: Word, value: u64, ordering: Ordering) {
         match word {
             Word::Count => self.mm.shards[self.cpu].store(value as usize, ordering),
-            // Never reached: the shared count is only added to.
-            Word::Shared => debug_assert!(false, "a store to the shared walker count"),
+            // The shared count is only added to; a store would drop a
+            // decrement and leave the count positive for ever.
+            Word::Shared => unreachable!("a store to the shared walker count"),
             Word::Flag => self.registry.cpus[self.cpu].walking.store(value as u32, ordering),
             Word::Reader => self.registry.cpus[self.cpu].reader.store(value, ordering),
         }
