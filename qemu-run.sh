@@ -90,8 +90,9 @@ while [ $# -gt 0 ]; do
 done
 
 # The benchmark measures an optimized kernel on 16 vCPUs (the --quick
-# smoke on 4) unless told otherwise, without the POWER9 model's checks (their cost is measured
-# separately; an explicit mmu.model= in --append wins).
+# smoke on 4) unless told otherwise, without the POWER9 model's checks
+# (their cost is measured separately; an explicit mmu.model= in --append
+# wins).
 if [ "$mode" = bench ]; then
   profile="release"
   if [ "$smp_given" != 1 ]; then
