@@ -128,20 +128,7 @@ pub fn chart(doc: &Value) -> String {
             }
             d += 1;
         }
-        for &c in &counts {
-            let _ = writeln!(
-                s,
-                "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{c}</text>",
-                xp(c as f64),
-                mt + ph + 16.0
-            );
-        }
-        let _ = writeln!(
-            s,
-            "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">CPUs in mm_cpumask</text>",
-            x0 + pw / 2.0,
-            mt + ph + 34.0
-        );
+        x_axis(&mut s, &counts, &xp, x0 + pw / 2.0, mt + ph, "CPUs in mm_cpumask");
         for (oi, &online) in onlines.iter().enumerate() {
             for (si, st) in strategies.iter().enumerate() {
                 let off = (si as f64 - (strategies.len() as f64 - 1.0) / 2.0) * 2.5;
@@ -177,6 +164,15 @@ pub fn chart(doc: &Value) -> String {
 }
 
 /// A polyline through the medians and a bar over each interval.
+/// An x axis below a panel whose bottom edge is at `bottom`: a label per
+/// tick at `xp(tick)`, and the axis title centred at `centre`.
+fn x_axis(s: &mut String, ticks: &[u64], xp: &dyn Fn(f64) -> f64, centre: f64, bottom: f64, title: &str) {
+    for &t in ticks {
+        let _ = writeln!(s, "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{t}</text>", xp(t as f64), bottom + 16.0);
+    }
+    let _ = writeln!(s, "<text x=\"{centre}\" y=\"{}\" text-anchor=\"middle\">{title}</text>", bottom + 34.0);
+}
+
 fn draw_series(s: &mut String, pts: &[(f64, Summary)], color: &str, dash: &str, yp: &dyn Fn(f64) -> f64) {
     if pts.is_empty() {
         return;
@@ -242,20 +238,7 @@ fn walker_panel(s: &mut String, doc: &Value, online: u64, x0: f64, y0: f64, pw: 
         );
         v += step;
     }
-    for &w in &walkers {
-        let _ = writeln!(
-            s,
-            "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{w}</text>",
-            xp(w as f64),
-            y0 + ph + 16.0
-        );
-    }
-    let _ = writeln!(
-        s,
-        "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">CPUs walking one mm at once</text>",
-        x0 + pw / 2.0,
-        y0 + ph + 34.0
-    );
+    x_axis(s, &walkers, &xp, x0 + pw / 2.0, y0 + ph, "CPUs walking one mm at once");
     for (si, st) in strategies.iter().enumerate() {
         let off = (si as f64 - (strategies.len() as f64 - 1.0) / 2.0) * 3.0;
         let pts: Vec<(f64, Summary)> = walkers
