@@ -142,8 +142,9 @@ fn json_list<T>(items: impl IntoIterator<Item = T>, f: impl FnMut(T) -> String) 
 // ---------------------------------------------------------------------------
 // Event snapshots.
 
-/// Counters read before and after an operation.
-#[derive(Clone, Copy)]
+/// Counters read before and after an operation, and (in [`OpRecord`])
+/// their differences summed over the operation's runs.
+#[derive(Clone, Copy, Default)]
 struct Snap {
     ipis: u64,
     irqs: u64,
@@ -172,28 +173,9 @@ fn snap(others: CpuMask, counters: &[Padded<Counters>], stats: &Stats) -> Snap {
     }
 }
 
-/// What a kind of operation did in a cell, summed over its `n` runs.
-#[derive(Clone, Copy, Default)]
-struct OpRecord {
-    n: u64,
-    /// Operations that did their work (a collapse gives up if a walker pins
-    /// the folio).
-    done: u64,
-    tb: u64,
-    sync_tb: u64,
-    ipis: u64,
-    irqs: u64,
-    ev: ChangerEvents,
-    tlbie: [[u64; 4]; 3],
-    tlbiel: [[u64; 4]; 3],
-    walks: u64,
-}
-
-impl OpRecord {
-    fn add(&mut self, a: &Snap, b: &Snap, tb: u64, done: bool) {
-        self.n += 1;
-        self.done += u64::from(done);
-        self.tb += tb;
+impl Snap {
+    /// Adds what changed from `a` to `b`.
+    fn accumulate(&mut self, a: &Snap, b: &Snap) {
         self.sync_tb += b.sync_tb - a.sync_tb;
         self.ipis += b.ipis - a.ipis;
         self.irqs += b.irqs - a.irqs;
@@ -206,21 +188,40 @@ impl OpRecord {
         }
         self.walks += b.walks - a.walks;
     }
+}
+
+/// What a kind of operation did in a cell, summed over its `n` runs.
+#[derive(Clone, Copy, Default)]
+struct OpRecord {
+    n: u64,
+    /// Operations that did their work (a collapse gives up if a walker pins
+    /// the folio).
+    done: u64,
+    tb: u64,
+    /// The counters' changes, summed.
+    sum: Snap,
+}
+
+impl OpRecord {
+    fn add(&mut self, a: &Snap, b: &Snap, tb: u64, done: bool) {
+        self.n += 1;
+        self.done += u64::from(done);
+        self.tb += tb;
+        self.sum.accumulate(a, b);
+    }
 
     /// The record as JSON, leaving out what is zero (the console is slow:
     /// a full run prints some hundreds of these). TLB flush instructions
     /// are keyed `"RI"` (RIC digit, IS digit).
     fn json(&self) -> String {
         let mut s = alloc::format!("{{\"n\":{},\"done\":{},\"tb\":{}", self.n, self.done, self.tb);
-        let e = &self.ev;
-        for (k, v) in
-            [("sync_tb", self.sync_tb), ("ipis", self.ipis), ("irqs", self.irqs), ("walks", self.walks)]
-        {
+        let (sum, e) = (&self.sum, &self.sum.ev);
+        for (k, v) in [("sync_tb", sum.sync_tb), ("ipis", sum.ipis), ("irqs", sum.irqs), ("walks", sum.walks)] {
             if v != 0 {
                 let _ = write!(s, ",\"{k}\":{v}");
             }
         }
-        for (k, grid) in [("tlbie", &self.tlbie), ("tlbiel", &self.tlbiel)] {
+        for (k, grid) in [("tlbie", &sum.tlbie), ("tlbiel", &sum.tlbiel)] {
             let cells: Vec<String> = (0..3)
                 .flat_map(|r| (0..4).map(move |i| (r, i)))
                 .filter(|&(r, i)| grid[r][i] != 0)
@@ -444,7 +445,7 @@ fn run_matrix(cfg: &kconfig::Bench, counts: &[usize]) {
                         .text("load", load.name())
                         .num("thps", thps)
                         .num("munmap_tb", c.munmap.tb)
-                        .num("serialize_tb", c.munmap.sync_tb)
+                        .num("serialize_tb", c.munmap.sum.sync_tb)
                         .raw("split", &c.split.json())
                         .raw("collapse", &c.collapse.json())
                         .raw("munmap", &c.munmap.json())
