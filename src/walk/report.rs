@@ -7,9 +7,9 @@ use core::fmt::Write;
 use walkproto::Strategy;
 
 use super::detect;
-use super::run::{RunConfig, RunResult};
+use super::run::{RunConfig, RunResult, Verdict};
 use crate::mm::tlb;
-use crate::sys::smp;
+use crate::sys::{smp, time};
 
 /// One report line for a run (machine-readable `key=value` pairs).
 pub fn line(cfg: &RunConfig, r: &RunResult) -> String {
@@ -66,6 +66,17 @@ pub fn print(cfg: &RunConfig, r: &RunResult) {
     crate::println!("{}", line(cfg, r));
     for v in detect::records().take(if r.expect_caught { 2 } else { 8 }) {
         crate::println!("  {v} at {} us", v.at_us(r.start_tb));
+    }
+    if r.verdict() == Verdict::Missed {
+        // A free-running race is found by chance: say how much was tried
+        // and how to make the window wider, instead of only "MISSED".
+        crate::println!(
+            "  not caught in {} changer ops and {} walks with a {} ns walk window (walk.delay_ns); \
+             widen it (e.g. walk.delay_ns=100000) or race in lock-step (stress.mix=lockstep)",
+            r.ops,
+            r.walks,
+            time::tb_to_us(cfg.delay_tb * 1000)
+        );
     }
 }
 
