@@ -65,7 +65,8 @@ pub struct RunConfig {
     pub duration_tb: u64,
     /// ...and until the changers did `min_ops` operations and every walker
     /// kind walked `min_walks` times (the tests' pass bars are events, not
-    /// time)...
+    /// time; for a must-be-caught run they are its budget: used up without
+    /// a catch, it is MISSED)...
     pub min_ops: u64,
     pub min_walks: u64,
     /// ...but no longer than this: a run that reaches the cap without its
