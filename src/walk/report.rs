@@ -72,7 +72,7 @@ pub fn print(cfg: &RunConfig, r: &RunResult) {
         // and how to make the window wider, instead of only "MISSED".
         crate::println!(
             "  not caught in {} changer ops and {} walks with a {} ns walk window (walk.delay_ns); \
-             widen it (e.g. walk.delay_ns=100000) or race in lock-step (stress.mix=lockstep)",
+             widen it (e.g. walk.delay_ns=1000000) or race in lock-step (stress.mix=lockstep)",
             r.ops,
             r.walks,
             time::tb_to_us(cfg.delay_tb * 1000)

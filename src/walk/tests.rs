@@ -65,9 +65,8 @@ pub static TESTS: &[Test] = &[
 ];
 
 /// Budget of a must-be-caught run, in changer operations: not caught in
-/// this many, the control failed. The slowest catch seen in the suite's
-/// logs took 5,729 operations (the EE-window trap under `percpu`); most
-/// take under 1,000.
+/// this many, the control failed. The suite's controls are caught within a
+/// few hundred (the slowest seen: 238, a foreign walker on a busy host).
 const CATCH_OPS: u64 = 20_000;
 /// Cap of a must-be-caught run: a run that reaches it before its budget of
 /// operations fails with "host too slow", not with a verdict.
@@ -562,7 +561,16 @@ fn ee_window_trap(_: usize) -> Outcome {
         let mut rc = RunConfig::new(st);
         rc.ee_window = true;
         rc.kinds = alloc::vec![Kind::Gup, Kind::FindPte];
-        check_run(&budget(rc), &format!("EE window under {}", st.name()))?;
+        let mut rc = budget(rc);
+        if rc.expect_caught() {
+            // The walker is caught only if the free lands while it is still
+            // in its EE=1 half of the window, after the changer's path from
+            // the IPI's acknowledgement through the flush and the model's
+            // checks. At 100 us that took 3,221 ops on average, up to
+            // 19,434; the strategy controls' 1 ms window leaves room.
+            rc.delay_tb = CONTROL_WINDOW_TB;
+        }
+        check_run(&rc, &format!("EE window under {}", st.name()))?;
     }
     Ok(())
 }
