@@ -163,7 +163,6 @@ pub fn chart(doc: &Value) -> String {
     s
 }
 
-/// A polyline through the medians and a bar over each interval.
 /// An x axis below a panel whose bottom edge is at `bottom`: a label per
 /// tick at `xp(tick)`, and the axis title centred at `centre`.
 fn x_axis(s: &mut String, ticks: &[u64], xp: &dyn Fn(f64) -> f64, centre: f64, bottom: f64, title: &str) {
@@ -173,6 +172,7 @@ fn x_axis(s: &mut String, ticks: &[u64], xp: &dyn Fn(f64) -> f64, centre: f64, b
     let _ = writeln!(s, "<text x=\"{centre}\" y=\"{}\" text-anchor=\"middle\">{title}</text>", bottom + 34.0);
 }
 
+/// A polyline through the medians and a bar over each interval.
 fn draw_series(s: &mut String, pts: &[(f64, Summary)], color: &str, dash: &str, yp: &dyn Fn(f64) -> f64) {
     if pts.is_empty() {
         return;
